@@ -1,0 +1,408 @@
+// The SIP message model: start line, an ordered list of raw header lines (untouched lines go back out
+// byte for byte), lazily parsed and cached views of the headers a proxy needs, and the body.
+import {
+  SipHeaderError,
+  fail,
+  ok,
+  wrapError,
+  type ParseErrorCode,
+  type Result,
+  type SipParseError,
+} from './errors.js';
+import { canonicalHeaderName, headerKey } from './header-names.js';
+import { findValueSeparator, isMultiValuedHeader, splitHeaderValues } from './header-split.js';
+import { trimWsp } from './chars.js';
+import { parseCallId, parseCSeq, parseMaxForwards, type CSeq } from './cseq.js';
+import { parseNameAddr, type NameAddr } from './name-addr.js';
+import { formatUri, parseUri, type Uri } from './uri.js';
+import { parseVia, type Via } from './via.js';
+
+/** One header line as the application sees it: the name as received, the (unfolded) value. */
+export interface HeaderField {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** How a line is stored. */
+export interface HeaderLine extends HeaderField {
+  /** Lookup key: full name in lower case (see `headerKey`). */
+  readonly key: string;
+  /** The line exactly as received (no line terminator); undefined once modified or if it was folded. */
+  readonly raw: string | undefined;
+}
+
+export function headerLine(name: string, value: string, raw?: string): HeaderLine {
+  return { name, key: headerKey(name), value, raw };
+}
+
+/** Contact values, or `*` (the REGISTER wildcard). */
+export type ContactList = NameAddr[] | '*';
+
+const EMPTY_BODY = Buffer.alloc(0);
+const REQUEST_URI_KEY = ' request-uri';
+
+abstract class SipMessageBase {
+  /**
+   * How the raw header text was decoded, hence how it is encoded back: latin1 when the header block
+   * was not valid UTF-8 (latin1 maps bytes to characters one to one, so such junk is forwarded intact).
+   */
+  rawEncoding: 'utf8' | 'latin1' = 'utf8';
+  /** Parse results by header key, dropped whenever lines with that key change. */
+  readonly #cache = new Map<string, Result<unknown>>();
+
+  constructor(
+    protected readonly lines: HeaderLine[],
+    public body: Buffer,
+    public version: string,
+  ) {}
+
+  /** All header lines in order. */
+  headerFields(): readonly HeaderField[] {
+    return this.lines;
+  }
+
+  hasHeader(name: string): boolean {
+    const key = headerKey(name);
+    return this.lines.some((h) => h.key === key);
+  }
+
+  /**
+   * The first value: of the first line for list headers (`Via: a, b` → `a`), else the whole first
+   * line. Compact and full names are interchangeable, case-insensitive.
+   */
+  getHeader(name: string): string | undefined {
+    const key = headerKey(name);
+    const multi = isMultiValuedHeader(key);
+    for (const h of this.lines) {
+      if (h.key !== key) continue;
+      if (!multi) return h.value;
+      const first = splitHeaderValues(h.value)[0];
+      if (first !== undefined) return first;
+    }
+    return undefined;
+  }
+
+  /** Every value across repeated lines, list headers split on their commas. */
+  getHeaders(name: string): string[] {
+    const key = headerKey(name);
+    const multi = isMultiValuedHeader(key);
+    const values: string[] = [];
+    for (const h of this.lines) {
+      if (h.key !== key) continue;
+      if (multi) values.push(...splitHeaderValues(h.value));
+      else values.push(h.value);
+    }
+    return values;
+  }
+
+  /** Appends a line, or with `first` puts it before the first line of the same header (top of the list). */
+  addHeader(name: string, value: string, options: { first?: boolean } = {}): void {
+    const line = headerLine(name, value);
+    this.invalidate(line.key);
+    if (!options.first) {
+      this.lines.push(line);
+      return;
+    }
+    const index = this.lines.findIndex((h) => h.key === line.key);
+    this.lines.splice(index === -1 ? 0 : index, 0, line);
+  }
+
+  /** Removes every line of the header; returns how many went. */
+  removeHeader(name: string): number {
+    const key = headerKey(name);
+    const before = this.lines.length;
+    for (let i = this.lines.length - 1; i >= 0; i--) if (this.lines[i]?.key === key) this.lines.splice(i, 1);
+    if (this.lines.length !== before) this.invalidate(key);
+    return before - this.lines.length;
+  }
+
+  /** Replaces the header by one line at the position of its first occurrence (appended if absent). */
+  setHeader(name: string, value: string): void {
+    const line = headerLine(name, value);
+    const index = this.lines.findIndex((h) => h.key === line.key);
+    this.removeHeader(name);
+    this.lines.splice(index === -1 ? this.lines.length : index, 0, line);
+    this.invalidate(line.key);
+  }
+
+  /**
+   * Pops the first value (top Via, top Route): the rest of that line's values stay in place, and the
+   * line goes once empty. Returns the removed value.
+   */
+  removeFirstHeaderValue(name: string): string | undefined {
+    const key = headerKey(name);
+    const index = this.lines.findIndex((h) => h.key === key);
+    const line = this.lines[index];
+    if (!line) return undefined;
+    this.invalidate(key);
+    const comma = isMultiValuedHeader(key) ? findValueSeparator(line.value) : -1;
+    const rest = comma === -1 ? '' : trimWsp(line.value.slice(comma + 1));
+    if (rest.length === 0) this.lines.splice(index, 1);
+    else this.lines[index] = headerLine(line.name, rest);
+    return trimWsp(comma === -1 ? line.value : line.value.slice(0, comma));
+  }
+
+  /** All Via values, top first. Validated by `parseMessage`; throws SipHeaderError only if code broke them. */
+  vias(): readonly Via[] {
+    return unwrap(this.#vias());
+  }
+
+  topVia(): Via {
+    return unwrap(this.#vias())[0] as Via;
+  }
+
+  from(): NameAddr {
+    return unwrap(this.#nameAddr('from'));
+  }
+
+  to(): NameAddr {
+    return unwrap(this.#nameAddr('to'));
+  }
+
+  get callId(): string {
+    return unwrap(this.#single('call-id', parseCallId));
+  }
+
+  cseq(): CSeq {
+    return unwrap(this.#single('cseq', parseCSeq));
+  }
+
+  /** undefined when absent (allowed); validated by `parseMessage` when present. */
+  maxForwards(): number | undefined {
+    return unwrap(this.#maxForwards());
+  }
+
+  /** Parsed on first use, hence a Result: a bad Contact does not make the message unparseable. */
+  contacts(): Result<ContactList> {
+    return this.cached('contact', () => {
+      const values = this.getHeaders('contact');
+      if (values.includes('*')) {
+        return values.length === 1
+          ? ok('*' as const)
+          : fail('bad-contact', "Contact '*' mixed with addresses");
+      }
+      return parseAddressList(values, 'bad-contact', 'Contact');
+    });
+  }
+
+  /** Route values, top first; empty when absent. */
+  routes(): Result<NameAddr[]> {
+    return this.cached('route', () => parseAddressList(this.getHeaders('route'), 'bad-route', 'Route'));
+  }
+
+  recordRoutes(): Result<NameAddr[]> {
+    return this.cached('record-route', () =>
+      parseAddressList(this.getHeaders('record-route'), 'bad-route', 'Record-Route'),
+    );
+  }
+
+  /** The body length: what `serializeMessage` writes, whatever the Content-Length line says. */
+  get contentLength(): number {
+    return this.body.length;
+  }
+
+  /**
+   * Checks what makes a message safe to route: Via, From, To, Call-ID and CSeq present once (Via at
+   * least once) and well-formed, Max-Forwards well-formed if present; for requests, a valid
+   * Request-URI and a CSeq method equal to the request method. Results stay cached for the accessors.
+   */
+  validate(): SipParseError | undefined {
+    const results = [
+      this.#vias(),
+      this.#nameAddr('from'),
+      this.#nameAddr('to'),
+      this.#single('call-id', parseCallId),
+      this.#single('cseq', parseCSeq),
+      this.#maxForwards(),
+    ];
+    for (const result of results) if (!result.ok) return result.error;
+    return undefined;
+  }
+
+  /** The cached parse of `key`, computed on first use. */
+  protected cached<T>(key: string, compute: () => Result<T>): Result<T> {
+    let result = this.#cache.get(key) as Result<T> | undefined;
+    if (result === undefined) {
+      result = compute();
+      this.#cache.set(key, result);
+    }
+    return result;
+  }
+
+  protected invalidate(key: string): void {
+    this.#cache.delete(key);
+  }
+
+  #vias(): Result<Via[]> {
+    return this.cached('via', () => {
+      const values = this.getHeaders('via');
+      if (values.length === 0) return fail('missing-header', 'missing mandatory header Via');
+      const vias: Via[] = [];
+      for (const value of values) {
+        const via = parseVia(value);
+        if (!via.ok) return via;
+        vias.push(via.value);
+      }
+      return ok(vias);
+    });
+  }
+
+  #nameAddr(key: 'from' | 'to'): Result<NameAddr> {
+    return this.#single(key, (value) => {
+      const addr = parseNameAddr(value);
+      return addr.ok
+        ? addr
+        : wrapError(key === 'from' ? 'bad-from' : 'bad-to', canonicalHeaderName(key), addr.error);
+    });
+  }
+
+  #maxForwards(): Result<number | undefined> {
+    return this.cached('max-forwards', () => {
+      const line = this.#atMostOnce('max-forwards');
+      if (!line.ok) return line;
+      return line.value === undefined ? ok(undefined) : parseMaxForwards(line.value.value);
+    });
+  }
+
+  /** A header that must occur exactly once, parsed. */
+  #single<T>(key: string, parse: (value: string) => Result<T>): Result<T> {
+    return this.cached(key, () => {
+      const line = this.#atMostOnce(key);
+      if (!line.ok) return line;
+      if (!line.value) return fail('missing-header', `missing mandatory header ${canonicalHeaderName(key)}`);
+      return parse(line.value.value);
+    });
+  }
+
+  #atMostOnce(key: string): Result<HeaderLine | undefined> {
+    let found: HeaderLine | undefined;
+    for (const h of this.lines) {
+      if (h.key !== key) continue;
+      if (found) return fail('duplicate-header', `more than one ${canonicalHeaderName(key)} header`);
+      found = h;
+    }
+    return ok(found);
+  }
+}
+
+function unwrap<T>(result: Result<T>): T {
+  if (!result.ok) throw new SipHeaderError(result.error);
+  return result.value;
+}
+
+function parseAddressList(values: string[], code: ParseErrorCode, header: string): Result<NameAddr[]> {
+  const addrs: NameAddr[] = [];
+  for (const value of values) {
+    const addr = parseNameAddr(value);
+    if (!addr.ok) return wrapError(code, header, addr.error);
+    addrs.push(addr.value);
+  }
+  return ok(addrs);
+}
+
+export class SipRequest extends SipMessageBase {
+  readonly isRequest = true;
+  #uri: string;
+
+  constructor(
+    public method: string,
+    uri: string,
+    headers: HeaderLine[] = [],
+    body: Buffer = EMPTY_BODY,
+    version = 'SIP/2.0',
+  ) {
+    super(headers, body, version);
+    this.#uri = uri;
+  }
+
+  /** The Request-URI as text (as received unless changed). */
+  get uri(): string {
+    return this.#uri;
+  }
+
+  set uri(uri: string) {
+    this.#uri = uri;
+    this.invalidate(REQUEST_URI_KEY);
+  }
+
+  /** The parsed Request-URI; validated by `parseMessage`, throws SipHeaderError only after a bad `uri =`. */
+  get requestUri(): Uri {
+    return unwrap(this.#requestUri());
+  }
+
+  set requestUri(uri: Uri) {
+    this.uri = formatUri(uri);
+  }
+
+  override validate(): SipParseError | undefined {
+    const error = super.validate();
+    if (error) return error;
+    const uri = this.#requestUri();
+    if (!uri.ok) return uri.error;
+    const cseq = this.cseq();
+    if (cseq.method !== this.method) {
+      return {
+        code: 'bad-cseq',
+        reason: `CSeq method ${cseq.method} does not match request method ${this.method}`,
+      };
+    }
+    return undefined;
+  }
+
+  #requestUri(): Result<Uri> {
+    return this.cached(REQUEST_URI_KEY, () => {
+      const uri = parseUri(this.#uri);
+      return uri.ok ? uri : wrapError('bad-uri', 'Request-URI', uri.error);
+    });
+  }
+}
+
+export class SipResponse extends SipMessageBase {
+  readonly isRequest = false;
+
+  constructor(
+    public status: number,
+    public reason: string,
+    headers: HeaderLine[] = [],
+    body: Buffer = EMPTY_BODY,
+    version = 'SIP/2.0',
+  ) {
+    super(headers, body, version);
+  }
+}
+
+export type SipMessage = SipRequest | SipResponse;
+
+/**
+ * The wire form: start line, header lines in order (untouched ones byte for byte, compact names as
+ * received), a Content-Length recomputed from the body (in place of the first Content-Length line,
+ * or appended), the empty line, the body.
+ */
+export function serializeMessage(msg: SipMessage): Buffer {
+  const length = msg.body.length;
+  let head = msg.isRequest
+    ? `${msg.method} ${msg.uri} ${msg.version}\r\n`
+    : `${msg.version} ${msg.status} ${msg.reason}\r\n`;
+  let lengthWritten = false;
+  for (const h of msg.headerFields() as readonly HeaderLine[]) {
+    if (h.key === 'content-length') {
+      if (lengthWritten) continue;
+      lengthWritten = true;
+      head += h.raw !== undefined && trimWsp(h.value) === String(length) ? h.raw : `${h.name}: ${length}`;
+    } else {
+      head += h.raw ?? `${h.name}: ${h.value}`;
+    }
+    head += '\r\n';
+  }
+  if (!lengthWritten) head += `Content-Length: ${length}\r\n`;
+  head += '\r\n';
+  // A message that came in as non-UTF-8 goes out in the same 8-bit form, unless code added text
+  // that latin1 cannot carry.
+  // eslint-disable-next-line no-control-regex
+  const encoding = msg.rawEncoding === 'latin1' && !/[^\x00-\xff]/.test(head) ? 'latin1' : 'utf8';
+  const headLength = Buffer.byteLength(head, encoding);
+  const out = Buffer.allocUnsafe(headLength + length);
+  out.write(head, 0, encoding);
+  msg.body.copy(out, headLength);
+  return out;
+}
