@@ -1,0 +1,210 @@
+// Reads a YAML config file, validates it against the schema and reports every problem with the file,
+// line and key, plus a hint on how to fix it. Relative paths are resolved against the file's folder.
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type SipsdConfig } from './schema.js';
+
+export interface ConfigProblem {
+  file: string;
+  line?: number;
+  /** Dotted key path, e.g. `tls_domains[0].certificate`. */
+  key: string;
+  message: string;
+}
+
+export type ConfigLoad =
+  { ok: true; config: SipsdConfig; file: string } | { ok: false; problems: ConfigProblem[] };
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  return p.key ? `${where}: ${p.key}: ${p.message}` : `${where}: ${p.message}`;
+}
+
+function keyPath(path: PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => {
+    if (typeof k === 'number') return `${acc}[${k}]`;
+    return acc ? `${acc}.${String(k)}` : String(k);
+  }, '');
+}
+
+/** Finds the line of a key path in the YAML source; falls back to the closest existing parent. */
+function lineOf(doc: Document, counter: LineCounter, path: PropertyKey[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as unknown[], true);
+    if (isNode(node) && node.range) return counter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** Names of top-level and nested keys, to suggest the intended one for a typo. */
+function closestKey(unknown: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(unknown.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(unknown, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+function knownKeysAt(path: PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema;
+  for (const k of path) {
+    schema = unwrap(schema);
+    if (typeof k === 'number') {
+      if ('element' in schema) schema = (schema as unknown as { element: z.ZodType }).element;
+    } else if ('shape' in schema) {
+      const next = (schema as unknown as { shape: Record<string, z.ZodType> }).shape[String(k)];
+      if (!next) return [];
+      schema = next;
+    }
+  }
+  schema = unwrap(schema);
+  return 'shape' in schema ? Object.keys((schema as unknown as { shape: object }).shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema as unknown as { def?: { innerType?: z.ZodType; out?: z.ZodType } };
+  while (s.def?.innerType ?? s.def?.out) s = (s.def.innerType ?? s.def.out) as typeof s;
+  return s as unknown as z.ZodType;
+}
+
+/** Validates an already-parsed YAML document; exported for `sipsd check` and tests. */
+export function validateConfigText(text: string, file: string): ConfigLoad {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      problems: doc.errors.map((e) => ({
+        file,
+        line: counter.linePos(e.pos[0]).line,
+        key: '',
+        message: `YAML syntax: ${e.message.split('\n')[0]}`,
+      })),
+    };
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems: ConfigProblem[] = [];
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          const path = [...issue.path, key];
+          const hint = closestKey(key, knownKeysAt(issue.path));
+          problems.push({
+            file,
+            line: lineOf(doc, counter, path),
+            key: keyPath(path),
+            message: hint ? `unknown key; did you mean "${hint}"?` : 'unknown key; see docs/configuration.md',
+          });
+        }
+        continue;
+      }
+      problems.push({
+        file,
+        line: lineOf(doc, counter, issue.path),
+        key: keyPath(issue.path),
+        message: issue.message,
+      });
+    }
+    return { ok: false, problems };
+  }
+  const config = resolvePaths(parsed.data, dirname(resolve(file)));
+  const semantic = checkSemantics(config, file, doc, counter);
+  return semantic.length > 0 ? { ok: false, problems: semantic } : { ok: true, config, file: resolve(file) };
+}
+
+function resolvePaths(config: SipsdConfig, base: string): SipsdConfig {
+  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p));
+  return {
+    ...config,
+    ...(config.script === undefined ? {} : { script: abs(config.script) }),
+    tls_domains: config.tls_domains.map((d) => ({
+      ...d,
+      certificate: abs(d.certificate),
+      private_key: abs(d.private_key),
+      ca_list: abs(d.ca_list),
+    })),
+  };
+}
+
+/** Rules that span several keys. */
+function checkSemantics(
+  config: SipsdConfig,
+  file: string,
+  doc: Document,
+  counter: LineCounter,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, number>();
+  config.tls_domains.forEach((d, i) => {
+    const prev = seen.get(d.type);
+    if (prev !== undefined) {
+      problems.push({
+        file,
+        line: lineOf(doc, counter, ['tls_domains', i]),
+        key: `tls_domains[${i}]`,
+        message: `a second ${d.type} domain ("${d.name}"); this version supports one server and one client domain (tls_domains[${prev}] is the ${d.type} one)`,
+      });
+    }
+    seen.set(d.type, i);
+    if (d.type === 'server' && !d.certificate) {
+      problems.push({
+        file,
+        line: lineOf(doc, counter, ['tls_domains', i]),
+        key: `tls_domains[${i}].certificate`,
+        message: 'a server domain needs a certificate (PEM file, leaf first)',
+      });
+    }
+  });
+  if (config.mi.allow_remote && !config.mi.token) {
+    problems.push({
+      file,
+      line: lineOf(doc, counter, ['mi', 'allow_remote']),
+      key: 'mi.allow_remote',
+      message: 'a management interface reachable beyond loopback needs mi.token (16+ characters)',
+    });
+  }
+  return problems;
+}
+
+export async function loadConfigFile(file: string): Promise<ConfigLoad> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT'
+        ? 'file not found; run `sipsd start` without -c to create a default configuration'
+        : `cannot read the file (${code ?? String(err)})`;
+    return { ok: false, problems: [{ file, key: '', message }] };
+  }
+  return validateConfigText(text, file);
+}
+
+/** The configuration with every default applied, as used when no file exists yet. */
+export function defaultConfig(): SipsdConfig {
+  return configSchema.parse({});
+}

@@ -1,0 +1,109 @@
+// The typed configuration: one schema, validated with zod, keys named as operators know them from
+// OpenSIPS/Kamailio. Defaults live here and nowhere else.
+import { z } from 'zod';
+import { PROTOS, parseListen } from '../transport/listen-spec.js';
+import { DEFAULT_SIP_LIMITS } from '../sip/limits.js';
+
+/** OpenSIPS writes booleans as 0/1, Kamailio's tls.cfg as yes/no/on/off: accept them all. */
+const flag = z.preprocess(
+  (v) => {
+    if (typeof v === 'number' && (v === 0 || v === 1)) return v === 1;
+    if (typeof v === 'string') {
+      const s = v.trim().toLowerCase();
+      if (['1', 'yes', 'on', 'true'].includes(s)) return true;
+      if (['0', 'no', 'off', 'false'].includes(s)) return false;
+    }
+    return v;
+  },
+  z.boolean({ error: 'expected a boolean (true/false, yes/no, on/off or 1/0)' }),
+);
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .number({ error: 'expected a number' })
+    .int({ error: 'expected a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+const port = int(0, 65535);
+const path = z.string().min(1, { error: 'expected a file path' });
+
+/**
+ * One TLS setting block. The full domain model (matching by socket/SNI, CRLs, methods, ciphers...)
+ * extends this object; for now one server and one client domain are supported.
+ */
+export const tlsDomainSchema = z.strictObject({
+  name: z.string().min(1),
+  type: z.enum(['server', 'client']),
+  /** PEM chain: leaf first, then intermediates; may also hold the private key. */
+  certificate: path.optional(),
+  /** PEM private key; omit when `certificate` holds the key. */
+  private_key: path.optional(),
+  /** Passphrase of an encrypted private key (never logged nor shown by the management interface). */
+  passphrase: z.string().optional(),
+  /** PEM file of trusted CA certificates used to verify the peer. */
+  ca_list: path.optional(),
+  /** Verify the peer's certificate (server: ask the client for one). */
+  verify_cert: flag.default(true),
+  /** Server domains: refuse clients that present no (valid) certificate. */
+  require_cert: flag.default(false),
+});
+export type TlsDomainConfig = z.infer<typeof tlsDomainSchema>;
+
+const mgmtSchema = z.strictObject({
+  /** `ip:port` of the JSON-RPC/HTTP management interface; loopback unless allow_remote is set. */
+  listen: z.string().default('127.0.0.1:8888'),
+  /** Bearer token required by the management interface (mandatory with allow_remote). */
+  token: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  allow_remote: flag.default(false),
+  enabled: flag.default(true),
+});
+
+export const configSchema = z.strictObject({
+  /** Sockets to listen on, `proto:ip[:port]`. */
+  listen: z
+    .array(
+      z.string().refine((s) => parseListen(s, 5061).ok, {
+        error: (iss) => {
+          const r = parseListen(String(iss.input), 5061);
+          return r.ok ? 'invalid listen entry' : r.reason;
+        },
+      }),
+    )
+    .min(1, { error: 'at least one listen entry is needed' })
+    .default(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060', 'tls:127.0.0.1:5061']),
+  /** Default TLS port for listeners and destinations without a port. */
+  tls_port: port.default(5061),
+  /** Path of the routing script (a TypeScript or JavaScript module); the built-in one if absent. */
+  script: path.optional(),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+
+  /** Seconds a TCP/TLS connection may stay idle before it is closed; -1 keeps it forever. */
+  connection_timeout: int(-1).default(600),
+  /** Seconds within which a message started on a stream must be complete. */
+  tcp_max_msg_time: int(1).default(4),
+  /** Milliseconds an outbound TCP connect may take (also the first step of an outbound TLS connection). */
+  tcp_connect_timeout: int(1).default(100),
+  /** Milliseconds for the TLS handshake to complete (inbound and outbound). */
+  tls_handshake_timeout: int(1).default(100),
+  /** Milliseconds a write may make no progress before the connection is closed. */
+  tls_send_timeout: int(1).default(100),
+  /** Answer a CRLFCRLF keepalive ping with a CRLF pong (RFC 5626). */
+  tls_crlf_pingpong: flag.default(true),
+  /** Silently drop lone CRLF keepalives. */
+  tls_crlf_drop: flag.default(false),
+  /** Reads a message may arrive in before the connection is dropped; 0 = no limit. */
+  tls_max_msg_chunks: int(0).default(4),
+  /** Largest SIP message accepted, in bytes. */
+  max_message_size: int(512, 16 * 1024 * 1024).default(DEFAULT_SIP_LIMITS.maxMessageSize),
+  /** Most header lines accepted in one message. */
+  max_headers: int(8, 10_000).default(DEFAULT_SIP_LIMITS.maxHeaders),
+  /** Longest header line accepted, in bytes. */
+  max_line_length: int(128, 1024 * 1024).default(DEFAULT_SIP_LIMITS.maxLineLength),
+
+  tls_domains: z.array(tlsDomainSchema).default([]),
+  mi: mgmtSchema.default({ listen: '127.0.0.1:8888', allow_remote: false, enabled: true }),
+});
+
+export type SipsdConfig = z.infer<typeof configSchema>;
+export { PROTOS };
