@@ -1,0 +1,82 @@
+// Opening outbound TCP/TLS connections: TCP connect with its own deadline, then (TLS) the handshake
+// with the client domain chosen for the destination, under tls_handshake_timeout.
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { ClientChoice } from '../tls/provider.js';
+import { sessionInfo } from './tls-accept.js';
+import type { Endpoint, TlsSessionInfo } from './types.js';
+
+export interface Connected {
+  socket: Socket;
+  local: Endpoint;
+  tls?: TlsSessionInfo;
+}
+
+function withDeadline<T>(ms: number, what: string, socket: Socket, run: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`${what} did not complete within ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([run, deadline]).finally(() => clearTimeout(timer));
+}
+
+function once<T>(socket: Socket, event: string, value: () => T): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => settle(() => reject(err));
+    const onClose = () => settle(() => reject(new Error('connection closed')));
+    const onEvent = () => settle(() => resolve(value()));
+    const settle = (fn: () => void) => {
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      socket.off(event, onEvent);
+      fn();
+    };
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.on(event, onEvent);
+  });
+}
+
+export async function openTcp(
+  remote: Endpoint,
+  localAddress: string | undefined,
+  connectTimeoutMs: number,
+): Promise<Connected> {
+  const socket = netConnect({ host: remote.address, port: remote.port, localAddress });
+  await withDeadline(
+    connectTimeoutMs,
+    `TCP connect to ${remote.address}:${remote.port}`,
+    socket,
+    once(socket, 'connect', () => undefined),
+  );
+  return { socket, local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 } };
+}
+
+export async function openTls(
+  remote: Endpoint,
+  localAddress: string | undefined,
+  choice: Extract<ClientChoice, { ok: true }>,
+  connectTimeoutMs: number,
+  handshakeTimeoutMs: number,
+): Promise<Connected> {
+  const tcp = await openTcp(remote, localAddress, connectTimeoutMs);
+  const socket: TLSSocket = tlsConnect({ ...choice.options, socket: tcp.socket, host: remote.address });
+  try {
+    await withDeadline(
+      handshakeTimeoutMs,
+      `TLS handshake with ${remote.address}:${remote.port}`,
+      socket,
+      once(socket, 'secureConnect', () => undefined),
+    );
+  } catch (err) {
+    socket.destroy();
+    tcp.socket.destroy();
+    throw new Error(
+      `TLS to ${remote.address}:${remote.port} (client domain "${choice.domain}"): ${(err as Error).message}`,
+    );
+  }
+  return { socket, local: tcp.local, tls: sessionInfo(socket, choice.domain, choice.options.servername) };
+}

@@ -1,0 +1,250 @@
+// The transport layer: binds every listen entry, accepts and opens TCP/TLS connections, keeps the
+// connection table, and hands framed messages up. It knows nothing about routing.
+import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
+import type { Logger } from '../log/logger.js';
+import type { TlsProvider } from '../tls/provider.js';
+import { ConnectionTable } from './connection-table.js';
+import { StreamConnection, normalizeAddress, type StreamSettings } from './connection.js';
+import { openTcp, openTls, type Connected } from './connector.js';
+import { formatListen, hostPort, type ListenSpec, type Proto } from './listen-spec.js';
+import { acceptTls } from './tls-accept.js';
+import type { Endpoint, Inbound, SendTarget, SentFrom } from './types.js';
+import { UdpListener } from './udp-listener.js';
+
+export interface TransportSettings extends StreamSettings {
+  listen: ListenSpec[];
+  /** tls_handshake_timeout (ms), inbound and outbound. */
+  handshakeTimeoutMs: number;
+  /** Deadline of an outbound TCP connect (ms). */
+  connectTimeoutMs: number;
+}
+
+interface StreamListener {
+  spec: ListenSpec;
+  server: NetServer;
+  local: Endpoint;
+}
+
+export interface BoundListener {
+  proto: Proto;
+  address: string;
+  port: number;
+  /** `proto:ip:port` as an operator writes it. */
+  name: string;
+}
+
+const familyOf = (address: string): 4 | 6 => (isIP(address) === 6 ? 6 : 4);
+const isWildcard = (address: string) => address === '0.0.0.0' || address === '::';
+
+export class TransportLayer {
+  readonly connections = new ConnectionTable();
+  private readonly udp: UdpListener[] = [];
+  private readonly streams: StreamListener[] = [];
+  /** Outbound connects in progress, so concurrent sends to one peer share one connection. */
+  private readonly opening = new Map<string, Promise<StreamConnection>>();
+  private stopping = false;
+
+  constructor(
+    private readonly settings: TransportSettings,
+    private tls: TlsProvider,
+    private readonly log: Logger,
+  ) {}
+
+  /** Where framed messages go; set by start(). */
+  private onInbound: (m: Inbound) => void = () => undefined;
+
+  /** A new TLS snapshot applies to new connections; live ones keep the domain they were made with. */
+  setTlsProvider(tls: TlsProvider): void {
+    this.tls = tls;
+  }
+
+  async start(onInbound: (m: Inbound) => void): Promise<void> {
+    this.onInbound = onInbound;
+    for (const spec of this.settings.listen) {
+      if (spec.proto === 'udp') {
+        const l = new UdpListener(spec, this.log, onInbound);
+        await l.start();
+        this.udp.push(l);
+      } else {
+        this.streams.push(await this.listenStream(spec));
+      }
+    }
+  }
+
+  listeners(): BoundListener[] {
+    return [
+      ...this.udp.map((l) => ({ proto: 'udp' as const, ...l.local })),
+      ...this.streams.map((l) => ({ proto: l.spec.proto, ...l.local })),
+    ].map((l) => ({ ...l, name: `${l.proto}:${hostPort(l.address, l.port)}` }));
+  }
+
+  /**
+   * The socket a message to `target` leaves from: the receiving one for a known connection, else the
+   * first listener of the protocol and address family. Used to build Via and Record-Route.
+   */
+  localFor(proto: Proto, remoteAddress: string): Endpoint | undefined {
+    const family = familyOf(remoteAddress);
+    const pool: Array<{ local: Endpoint }> =
+      proto === 'udp' ? this.udp : this.streams.filter((l) => l.spec.proto === proto);
+    const match = pool.find((l) => familyOf(l.local.address) === family) ?? pool[0];
+    return match?.local;
+  }
+
+  /** Sends one message; resolves with the socket used, rejects with a reason on any failure. */
+  async send(target: SendTarget, data: Buffer): Promise<SentFrom> {
+    if (target.proto === 'udp') {
+      const listener =
+        this.udp.find((l) => l.family === familyOf(target.address)) ??
+        (() => {
+          throw new Error(`no UDP listener for an IPv${familyOf(target.address)} destination`);
+        })();
+      await listener.send(data, target);
+      return { proto: 'udp', local: listener.local };
+    }
+    const conn = await this.connectionFor(target);
+    await conn.send(data);
+    return { proto: conn.proto, local: conn.local, connectionId: conn.id };
+  }
+
+  addAlias(connectionId: number, alias: Endpoint): void {
+    const conn = this.connections.get(connectionId);
+    if (conn) this.connections.addAlias(conn, alias);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([
+      ...this.udp.map((l) => l.stop()),
+      ...this.streams.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))),
+    ]);
+    for (const conn of [...this.connections.all()]) conn.close('server shutting down');
+    // Give graceful closes a moment, then cut what is left.
+    const deadline = Date.now() + 1000;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of [...this.connections.all()]) conn.destroy('server shut down');
+  }
+
+  private async connectionFor(target: SendTarget): Promise<StreamConnection> {
+    const proto = target.proto as 'tcp' | 'tls';
+    if (target.connectionId !== undefined) {
+      const conn = this.connections.get(target.connectionId);
+      if (conn && conn.state !== 'closed') return conn;
+    }
+    const remote = { address: normalizeAddress(target.address), port: target.port };
+    const existing = this.connections.find(proto, remote);
+    if (existing) return existing;
+    const key = `${proto}|${remote.address}|${remote.port}`;
+    let opening = this.opening.get(key);
+    if (!opening) {
+      opening = this.open(proto, remote, target).finally(() => this.opening.delete(key));
+      this.opening.set(key, opening);
+    }
+    return opening;
+  }
+
+  private async open(proto: 'tcp' | 'tls', remote: Endpoint, target: SendTarget): Promise<StreamConnection> {
+    if (this.stopping) throw new Error('server is shutting down');
+    const bindTo = this.localFor(proto, remote.address)?.address;
+    const localAddress = bindTo && !isWildcard(bindTo) ? bindTo : undefined;
+    let connected: Connected;
+    if (proto === 'tcp') {
+      connected = await openTcp(remote, localAddress, this.settings.connectTimeoutMs);
+    } else {
+      const choice = this.tls.clientFor(remote, {
+        domain: target.tlsDomain,
+        sipDomain: target.serverName ?? target.sipDomain,
+      });
+      if (!choice.ok) throw new Error(choice.reason);
+      connected = await openTls(
+        remote,
+        localAddress,
+        choice,
+        this.settings.connectTimeoutMs,
+        this.settings.handshakeTimeoutMs,
+      );
+    }
+    const conn = this.adopt(proto, 'out', connected.socket, connected.local, remote);
+    conn.tls = connected.tls;
+    this.log.debug({ conn: conn.id, proto, remote, tls: conn.tls }, 'outbound connection open');
+    return conn;
+  }
+
+  private listenStream(spec: ListenSpec): Promise<StreamListener> {
+    const server = createServer({ pauseOnConnect: false }, (raw) => this.onAccept(listener, raw));
+    const listener: StreamListener = { spec, server, local: { address: spec.host, port: spec.port } };
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: spec.port, host: spec.host, ipv6Only: familyOf(spec.host) === 6 }, () => {
+        server.off('error', reject);
+        server.on('error', (err) =>
+          this.log.error({ err: err.message, listen: formatListen(spec) }, 'listener error'),
+        );
+        const addr = server.address();
+        if (addr && typeof addr === 'object') listener.local = { address: spec.host, port: addr.port };
+        resolve(listener);
+      });
+    });
+  }
+
+  private onAccept(listener: StreamListener, raw: Socket): void {
+    const remote = { address: normalizeAddress(raw.remoteAddress ?? ''), port: raw.remotePort ?? 0 };
+    if (listener.spec.proto === 'tcp') {
+      this.adopt('tcp', 'in', raw, listener.local, remote);
+      return;
+    }
+    raw.on('error', () => undefined); // reported through the accept's rejection below
+    const timeoutMs = this.settings.handshakeTimeoutMs;
+    const timer = setTimeout(
+      () => raw.destroy(new Error(`TLS handshake not complete within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    acceptTls(raw, listener.local, this.tls)
+      .then(({ socket, info }) => {
+        clearTimeout(timer);
+        if (raw.destroyed) return;
+        const conn = this.adopt('tls', 'in', socket, listener.local, remote);
+        conn.tls = info;
+        this.log.debug({ conn: conn.id, remote, tls: info }, 'TLS connection accepted');
+      })
+      .catch((err: Error) => {
+        clearTimeout(timer);
+        raw.destroy();
+        this.log.info({ remote, listen: listener.spec.host, reason: err.message }, 'TLS connection refused');
+      });
+  }
+
+  private adopt(
+    proto: 'tcp' | 'tls',
+    direction: 'in' | 'out',
+    socket: Socket,
+    local: Endpoint,
+    remote: Endpoint,
+  ): StreamConnection {
+    const conn = new StreamConnection(
+      proto,
+      direction,
+      socket,
+      local,
+      remote,
+      this.settings,
+      {
+        onMessage: (c, data) =>
+          this.onInbound({
+            data,
+            proto: c.proto,
+            local: c.local,
+            remote: c.remote,
+            connectionId: c.id,
+            tls: c.tls,
+          }),
+        onClose: (c, reason) => {
+          this.connections.remove(c);
+          this.log.debug({ conn: c.id, proto: c.proto, remote: c.remote, reason }, 'connection closed');
+        },
+      },
+      'open',
+    );
+    this.connections.add(conn);
+    return conn;
+  }
+}
