@@ -1,0 +1,56 @@
+// Where a forwarded message goes: an explicit `proto:host[:port]`, or a SIP/SIPS URI (Request-URI or
+// a Route), turned into a transport target. Host names are resolved with the system resolver here;
+// RFC 3263 NAPTR/SRV selection replaces that step in the DNS layer.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { parseUri, type Uri } from '../sip/index.js';
+import { SIP_PORT, type Proto } from '../transport/listen-spec.js';
+import type { SendTarget } from '../transport/types.js';
+
+export interface Destination {
+  proto: Proto;
+  host: string;
+  port: number;
+  /** The host as written (a name stays the SNI / identity to check for TLS). */
+  serverName?: string;
+}
+
+export type DestinationParse = { ok: true; dest: Destination } | { ok: false; reason: string };
+
+const EXPLICIT = /^(udp|tcp|tls):(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i;
+
+export function parseDestination(text: string, tlsPort: number): DestinationParse {
+  const m = EXPLICIT.exec(text.trim());
+  if (m) {
+    const proto = m[1]!.toLowerCase() as Proto;
+    const host = m[2]!.replace(/^\[|\]$/g, '');
+    const port = m[3] ? Number(m[3]) : proto === 'tls' ? tlsPort : SIP_PORT;
+    if (port < 1 || port > 65535) return { ok: false, reason: `port out of range in "${text}"` };
+    return { ok: true, dest: { proto, host, port, serverName: isIP(host) ? undefined : host } };
+  }
+  const uri = parseUri(text.trim());
+  if (!uri.ok)
+    return { ok: false, reason: `"${text}" is neither proto:host:port nor a SIP URI (${uri.error.reason})` };
+  return uriDestination(uri.value, tlsPort);
+}
+
+/** RFC 3261 §19.1 defaults: sips: or transport=tls → TLS; transport=tcp → TCP; else UDP. */
+export function uriDestination(uri: Uri, tlsPort: number): DestinationParse {
+  if (uri.kind !== 'sip') return { ok: false, reason: `a ${uri.scheme}: URI has no host to forward to` };
+  const transport = uri.params.get('transport')?.toLowerCase() ?? undefined;
+  const proto: Proto =
+    uri.scheme === 'sips' || transport === 'tls' ? 'tls' : transport === 'tcp' ? 'tcp' : 'udp';
+  if (transport && !['udp', 'tcp', 'tls'].includes(transport)) {
+    return { ok: false, reason: `transport=${transport} is not supported (udp, tcp, tls)` };
+  }
+  const maddr = uri.params.get('maddr');
+  const host = maddr ?? uri.host;
+  const port = uri.port ?? (proto === 'tls' ? tlsPort : SIP_PORT);
+  return { ok: true, dest: { proto, host, port, serverName: isIP(host) ? undefined : host } };
+}
+
+/** Resolves a host name to an address (literal addresses pass through). */
+export async function toTarget(dest: Destination): Promise<SendTarget> {
+  const address = isIP(dest.host) ? dest.host : (await lookup(dest.host)).address;
+  return { proto: dest.proto, address, port: dest.port, serverName: dest.serverName };
+}

@@ -1,0 +1,135 @@
+// The request/reply pipeline: parse what the transport hands up, answer unparseable requests with
+// 400, stamp received/rport, run the script, and relay replies. A throwing script or a bad message
+// is logged and contained: it never reaches the transport or other messages.
+import type { Logger } from '../log/logger.js';
+import {
+  createParseErrorResponse,
+  formatVia,
+  parseMessage,
+  type SipLimits,
+  type SipRequest,
+  type SipResponse,
+} from '../sip/index.js';
+import { normalizeAddress } from '../transport/connection.js';
+import type { TransportLayer } from '../transport/transport-layer.js';
+import type { Inbound } from '../transport/types.js';
+import { MessageContext, ReplyContext, RequestContext, type ContextServices } from './context.js';
+import { coreVariables } from './core-variables.js';
+import { PvRegistry } from './pv.js';
+import type { Script } from './script.js';
+import { StatelessCore } from './stateless.js';
+
+export interface RouterOptions {
+  limits: SipLimits;
+  tlsPort: number;
+}
+
+export class Router {
+  readonly pvs = new PvRegistry<MessageContext>();
+  private readonly core: StatelessCore;
+  private readonly services: ContextServices;
+
+  constructor(
+    private readonly transport: TransportLayer,
+    private script: Script,
+    private readonly options: RouterOptions,
+    private readonly log: Logger,
+  ) {
+    this.pvs.register(...coreVariables);
+    this.core = new StatelessCore(transport, options.tlsPort);
+    this.services = { core: this.core, pvs: this.pvs, log };
+  }
+
+  setScript(script: Script): void {
+    this.script = script;
+  }
+
+  /** Entry point for every framed message; never throws. */
+  handle(inbound: Inbound): void {
+    this.process(inbound).catch((err: unknown) =>
+      this.log.error(
+        { err: errorText(err), remote: inbound.remote, proto: inbound.proto },
+        'message processing failed',
+      ),
+    );
+  }
+
+  private async process(inbound: Inbound): Promise<void> {
+    const parsed = parseMessage(inbound.data, this.options.limits, { stream: inbound.proto !== 'udp' });
+    if (!parsed.ok) {
+      const peer = { remote: inbound.remote, proto: inbound.proto, reason: parsed.error.reason };
+      if (parsed.replyable) {
+        this.log.info(peer, 'malformed request answered with 400');
+        await this.core.replyToSource(inbound, createParseErrorResponse(parsed.replyable, parsed.error));
+      } else {
+        this.log.info(peer, 'malformed message dropped');
+      }
+      return;
+    }
+    const msg = parsed.message;
+    if (msg.isRequest) await this.onRequest(msg, inbound);
+    else await this.onReply(msg, inbound);
+  }
+
+  private async onRequest(req: SipRequest, inbound: Inbound): Promise<void> {
+    this.stampVia(req, inbound);
+    const ctx = new RequestContext(req, inbound, this.services);
+    try {
+      await this.script.request(ctx);
+    } catch (err) {
+      this.log.error(
+        { err: errorText(err), method: req.method, callId: req.callId },
+        'routing script failed',
+      );
+      if (ctx.outcome === undefined && req.method !== 'ACK') await ctx.reply(500, 'Server Internal Error');
+    }
+  }
+
+  private async onReply(res: SipResponse, inbound: Inbound): Promise<void> {
+    const ctx = new ReplyContext(res, inbound, this.services);
+    if (this.script.reply) await this.script.reply(ctx);
+    if (ctx.outcome === 'dropped') return;
+    if (!(await this.core.forwardResponse(res))) {
+      this.log.debug(
+        { status: res.status, callId: res.callId },
+        'reply not for us (top Via is not ours); dropped',
+      );
+    }
+  }
+
+  /**
+   * RFC 3261 §18.2.1 and RFC 3581: record where the request really came from in the top Via, so
+   * replies find the way back through NAT; RFC 5923: a Via alias makes the connection reusable.
+   */
+  private stampVia(req: SipRequest, inbound: Inbound): void {
+    const via = req.topVia();
+    if (!via) return;
+    const source = normalizeAddress(inbound.remote.address);
+    let changed = false;
+    if (normalizeAddress(via.host.replace(/^\[|\]$/g, '')) !== source) {
+      via.received = source;
+      changed = true;
+    }
+    if (via.rport !== undefined) {
+      via.rport = inbound.remote.port;
+      changed = true;
+    }
+    if (changed) {
+      req.removeFirstHeaderValue('Via');
+      req.addHeader('Via', formatVia(via), { first: true });
+    }
+    // RFC 5923 §5: over TLS an alias is honoured only for a peer that proved its identity.
+    const trusted =
+      inbound.proto === 'tcp' || (inbound.proto === 'tls' && inbound.tls?.peerVerified === true);
+    if (via.alias && trusted && inbound.connectionId !== undefined && via.port !== undefined) {
+      this.transport.addAlias(inbound.connectionId, {
+        address: via.host.replace(/^\[|\]$/g, ''),
+        port: via.port,
+      });
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,130 @@
+// Stateless message handling (OpenSIPS `forward()` / `sl_send_reply()`): where replies go (RFC 3261
+// §18.2.2 with RFC 3581 rport), Via insertion with a stateless branch (§16.11), and relaying replies
+// back along the Via path. Transactions (stateful relay) build on top of this in the tm layer.
+import { createHash } from 'node:crypto';
+import { formatVia, serializeMessage, type SipRequest, type SipResponse, type Via } from '../sip/index.js';
+import { hostPort, SIP_PORT, type Proto } from '../transport/listen-spec.js';
+import type { TransportLayer } from '../transport/transport-layer.js';
+import type { Inbound, SendTarget } from '../transport/types.js';
+import { parseDestination, toTarget, uriDestination, type Destination } from './destination.js';
+
+const MAGIC_COOKIE = 'z9hG4bK';
+
+export class StatelessCore {
+  constructor(
+    private readonly transport: TransportLayer,
+    private readonly tlsPort: number,
+  ) {}
+
+  /** Sends a locally generated response to the request that arrived as `inbound`. */
+  async reply(inbound: Inbound, response: SipResponse): Promise<void> {
+    const via = response.topVia();
+    if (!via) throw new Error('the request has no Via to answer to');
+    await this.transport.send(await this.viaTarget(via, inbound), serializeMessage(response));
+  }
+
+  /**
+   * Answers a request that could not be parsed: its Via cannot be trusted for routing, so the reply
+   * goes straight back to the address (or connection) it came from.
+   */
+  async replyToSource(inbound: Inbound, response: SipResponse): Promise<void> {
+    const target: SendTarget = {
+      proto: inbound.proto,
+      address: inbound.remote.address,
+      port: inbound.remote.port,
+    };
+    if (inbound.connectionId !== undefined) target.connectionId = inbound.connectionId;
+    await this.transport.send(target, serializeMessage(response));
+  }
+
+  /**
+   * Forwards a request: to `dest` when given, else to the top Route (loose routing) or the
+   * Request-URI; adds our Via on top with a branch derived from the incoming one.
+   */
+  async forwardRequest(req: SipRequest, dest: string | undefined): Promise<void> {
+    const destination = this.destinationOf(req, dest);
+    const target = await toTarget(destination);
+    const local = this.transport.localFor(target.proto, target.address);
+    if (!local) throw new Error(`no ${target.proto} listener to send from`);
+    const via = `SIP/2.0/${target.proto.toUpperCase()} ${hostPort(local.address, local.port)};branch=${this.branchFor(req)};rport`;
+    const maxForwards = req.getHeader('Max-Forwards');
+    // RFC 3261 §16.6 step 3: decrement, or add 70 when the UAC sent none.
+    req.setHeader(
+      'Max-Forwards',
+      String(maxForwards === undefined ? 70 : Math.max(0, (req.maxForwards() ?? 70) - 1)),
+    );
+    req.addHeader('Via', via, { first: true });
+    try {
+      await this.transport.send(target, serializeMessage(req));
+    } finally {
+      // The message object stays as the script saw it, so a retry to another destination is clean.
+      req.removeFirstHeaderValue('Via');
+      if (maxForwards === undefined) req.removeHeader('Max-Forwards');
+      else req.setHeader('Max-Forwards', maxForwards);
+    }
+  }
+
+  /** Relays a reply whose top Via is ours to the next Via; returns false if it is not for us. */
+  async forwardResponse(res: SipResponse): Promise<boolean> {
+    const vias = res.vias();
+    if (vias.length < 2 || !this.isOurVia(vias[0]!)) return false;
+    res.removeFirstHeaderValue('Via');
+    await this.transport.send(await this.viaTarget(vias[1]!, undefined), serializeMessage(res));
+    return true;
+  }
+
+  isOurVia(via: Via): boolean {
+    if (!via.branch?.startsWith(MAGIC_COOKIE + '-sipsd-')) return false;
+    const port = via.port ?? (via.transport.toLowerCase() === 'tls' ? this.tlsPort : SIP_PORT);
+    return this.transport.listeners().some((l) => l.port === port && sameHost(l.address, via.host));
+  }
+
+  private destinationOf(req: SipRequest, dest: string | undefined): Destination {
+    if (dest !== undefined) {
+      const parsed = parseDestination(dest, this.tlsPort);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return parsed.dest;
+    }
+    const routes = req.routes();
+    if (!routes.ok) throw new Error(routes.error.reason);
+    const route = routes.value[0];
+    const parsed = uriDestination(route ? route.uri : req.requestUri, this.tlsPort);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    return parsed.dest;
+  }
+
+  /**
+   * RFC 3261 §16.11: the branch must be the same for retransmissions and for a CANCEL/ACK of the
+   * same request, and differ per hop; a hash of the incoming branch (or the §8.1.1.7 fallback
+   * fields for RFC 2543 peers) and the Request-URI gives that without state.
+   */
+  private branchFor(req: SipRequest): string {
+    const top = req.topVia();
+    const seed = top?.branch?.startsWith(MAGIC_COOKIE)
+      ? top.branch
+      : `${req.callId}|${req.cseq().seq}|${req.from().tag ?? ''}|${req.to().tag ?? ''}|${top ? formatVia(top) : ''}`;
+    const method = req.method === 'ACK' || req.method === 'CANCEL' ? 'INVITE' : req.method;
+    const hash = createHash('sha1').update(`${seed}|${req.uri}|${method}`).digest('base64url').slice(0, 22);
+    return `${MAGIC_COOKIE}-sipsd-${hash}`;
+  }
+
+  /** RFC 3261 §18.2.2 + RFC 3581: where a response to this Via goes. */
+  private async viaTarget(via: Via, inbound: Inbound | undefined): Promise<SendTarget> {
+    const proto = via.transport.toLowerCase() as Proto;
+    if (proto !== 'udp' && proto !== 'tcp' && proto !== 'tls') {
+      throw new Error(`cannot answer over Via transport ${via.transport}`);
+    }
+    const host = via.received ?? via.host;
+    const rport = typeof via.rport === 'number' ? via.rport : undefined;
+    const port = rport ?? via.port ?? (proto === 'tls' ? this.tlsPort : SIP_PORT);
+    const target = await toTarget({ proto, host, port });
+    // Reliable transports answer on the connection the request came in on while it is open.
+    if (inbound?.connectionId !== undefined) target.connectionId = inbound.connectionId;
+    return target;
+  }
+}
+
+function sameHost(a: string, b: string): boolean {
+  const strip = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
+  return strip(a) === strip(b);
+}
