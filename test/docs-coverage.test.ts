@@ -1,0 +1,47 @@
+// The reference in docs/ must name every configuration key, pseudo-variable and management command
+// the code defines: adding one without documenting it fails here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { configSchema, tlsDomainSchema } from '../src/config/schema.js';
+import { coreVariables } from '../src/router/core-variables.js';
+import { CommandRegistry, registerBuiltinCommands } from '../src/mgmt/index.js';
+import { registerTransportCommands } from '../src/transport/mgmt-commands.js';
+import type { TransportLayer } from '../src/transport/transport-layer.js';
+
+const doc = (name: string) => readFileSync(join(import.meta.dirname, '../docs', name), 'utf8');
+
+test('every configuration key is in docs/configuration.md', () => {
+  const text = doc('configuration.md');
+  const keys = [
+    ...Object.keys(configSchema.shape).filter((k) => k !== 'tls_domains' && k !== 'mi'),
+    ...Object.keys(tlsDomainSchema.shape).map((k) => `tls_domains[].${k}`),
+    ...['listen', 'token', 'allow_remote', 'enabled'].map((k) => `mi.${k}`),
+  ];
+  for (const key of keys)
+    assert.ok(text.includes(`| \`${key}\` |`), `docs/configuration.md lacks a row for ${key}`);
+});
+
+test('every pseudo-variable is in docs/variables.md', () => {
+  const text = doc('variables.md');
+  for (const pv of coreVariables)
+    assert.ok(text.includes(`\`$${pv.name}`), `docs/variables.md lacks $${pv.name}`);
+});
+
+test('every management command is in docs/management.md', () => {
+  const text = doc('management.md');
+  const registry = new CommandRegistry();
+  registerBuiltinCommands(registry, {
+    version: '0',
+    startedAt: new Date(),
+    getLogLevel: () => 'info',
+    setLogLevel: () => undefined,
+  });
+  registerTransportCommands(registry, {} as TransportLayer);
+  for (const cmd of registry.list()) {
+    assert.ok(text.includes(`| \`${cmd.name}\` |`), `docs/management.md lacks ${cmd.name}`);
+    for (const alias of cmd.aliases ?? [])
+      assert.ok(text.includes(`\`${alias}\``), `docs/management.md lacks alias ${alias}`);
+  }
+});
