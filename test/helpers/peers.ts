@@ -137,8 +137,9 @@ export interface TestServer {
 export async function startTestServer(yaml = '', shared?: TestPki): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-test-'));
   const pki = shared ?? (await createTestPki(join(dir, 'pki')));
+  const listen = /^listen:/m.test(yaml) ? '' : 'listen: [udp:127.0.0.1:0, tcp:127.0.0.1:0, tls:127.0.0.1:0]';
   const text = `
-listen: [udp:127.0.0.1:0, tcp:127.0.0.1:0, tls:127.0.0.1:0]
+${listen}
 mi: { enabled: false }
 tls_domains:
   - { name: default, type: server, certificate: ${pki.serverCertFile}, private_key: ${pki.serverKeyFile}, ca_list: ${pki.caFile}, verify_cert: true, require_cert: false }
