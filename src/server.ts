@@ -2,6 +2,7 @@
 // direction of the data flow (transport → router → transport), and tears them down in reverse.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname } from 'node:path';
 import type { SipsdConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
 import { CommandRegistry, registerBuiltinCommands, startMgmtServer, type MgmtServer } from './mgmt/index.js';
@@ -10,7 +11,9 @@ import { Router } from './router/router.js';
 import { loadScript } from './router/script-loader.js';
 import type { Script } from './router/script.js';
 import type { SipLimits } from './sip/index.js';
-import { TlsStore } from './tls/store.js';
+import { TlsManager } from './tls/manager.js';
+import { registerTlsCommands } from './tls/mgmt-commands.js';
+import { tlsSources } from './tls/sources/index.js';
 import { parseListen, type ListenSpec } from './transport/listen-spec.js';
 import { TransportLayer, type BoundListener } from './transport/transport-layer.js';
 import { registerTransportCommands } from './transport/mgmt-commands.js';
@@ -22,7 +25,7 @@ export const VERSION: string = (
 export interface RunningServer {
   readonly transport: TransportLayer;
   readonly router: Router;
-  readonly tls: TlsStore;
+  readonly tls: TlsManager;
   readonly mgmt: MgmtServer | undefined;
   readonly listeners: BoundListener[];
   readonly scriptName: string;
@@ -53,12 +56,28 @@ function splitHostPort(text: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
-export async function startServer(config: SipsdConfig, log: Logger): Promise<RunningServer> {
-  const tls = await TlsStore.build(config.tls_domains);
+/** The TLS manager for a configuration, loaded; throws with every broken domain named. */
+export async function loadTls(config: SipsdConfig, configFile: string, log: Logger): Promise<TlsManager> {
+  const tls = new TlsManager(
+    tlsSources(config, configFile),
+    dirname(configFile),
+    log.child({ layer: 'tls' }),
+  );
+  await tls.load();
+  return tls;
+}
+
+/** Starts every layer; `configFile` anchors relative paths and the built-in TLS defaults. */
+export async function startServer(
+  config: SipsdConfig,
+  configFile: string,
+  log: Logger,
+): Promise<RunningServer> {
+  const tls = await loadTls(config, configFile, log);
   const script: Script = config.script ? await loadScript(config.script) : defaultScript;
   const limits = sipLimits(config);
   const listen = listenSpecs(config);
-  if (listen.some((l) => l.proto === 'tls') && !tls.hasServerDomain) {
+  if (listen.some((l) => l.proto === 'tls') && !tls.snapshot.hasServerDomain) {
     throw new Error('a tls listen entry needs a TLS server domain: add one under tls_domains (type: server)');
   }
   const transport = new TransportLayer(
@@ -80,7 +99,12 @@ export async function startServer(config: SipsdConfig, log: Logger): Promise<Run
   const router = new Router(
     transport,
     script,
-    { limits, tlsPort: config.tls_port },
+    {
+      limits,
+      tlsPort: config.tls_port,
+      clientTlsDomainAvp: config.client_tls_domain_avp,
+      clientSipDomainAvp: config.client_sip_domain_avp,
+    },
     log.child({ layer: 'router' }),
   );
   await transport.start((inbound) => router.handle(inbound));
@@ -98,6 +122,7 @@ export async function startServer(config: SipsdConfig, log: Logger): Promise<Run
         },
       });
       registerTransportCommands(registry, transport);
+      registerTlsCommands(registry, tls, transport, config);
       const { host, port } = splitHostPort(config.mi.listen);
       mgmt = await startMgmtServer({
         host,

@@ -6,8 +6,8 @@ import { formatProblem, loadConfigFile } from '../config/load.js';
 import type { SipsdConfig } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { loadScript } from '../router/script-loader.js';
-import { startServer, VERSION, type RunningServer } from '../server.js';
-import { TlsStore } from '../tls/store.js';
+import { loadTls, startServer, VERSION, type RunningServer } from '../server.js';
+import { silentLogger } from '../log/logger.js';
 import type { CliIo } from './io.js';
 
 async function resolveConfig(
@@ -44,11 +44,10 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
   const resolved = await resolveConfig(argv, io);
   if (typeof resolved === 'number') return resolved;
   try {
-    const tls = await TlsStore.build(resolved.config.tls_domains);
+    const tls = await loadTls(resolved.config, resolved.file, silentLogger);
     if (resolved.config.script) await loadScript(resolved.config.script);
-    io.stdout(
-      `${resolved.file}: OK (${resolved.config.listen.length} listeners, TLS domains: ${tls.domainNames().join(', ') || 'none'})\n`,
-    );
+    const domains = tls.snapshot.domainNames().join(', ') || 'none';
+    io.stdout(`${resolved.file}: OK (${resolved.config.listen.length} listeners, TLS domains: ${domains})\n`);
     return 0;
   } catch (err) {
     io.stderr(`${resolved.file}: ${(err as Error).message}\n`);
@@ -63,7 +62,7 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
   const log = createLogger({ level: config.log_level });
   let server: RunningServer;
   try {
-    server = await startServer(config, log);
+    server = await startServer(config, file, log);
   } catch (err) {
     io.stderr(`${file}: cannot start: ${(err as Error).message}\n`);
     return 1;
@@ -92,7 +91,7 @@ function banner(server: RunningServer, file: string): string {
     `  config:     ${file}`,
     `  script:     ${server.scriptName}`,
     ...server.listeners.map((l, i) => `  ${i === 0 ? 'listening:' : '          '}  ${l.name}`),
-    `  TLS:        ${server.tls.domainNames().join(', ') || 'no domains'}`,
+    `  TLS:        ${server.tls.snapshot.domainNames().join(', ') || 'no domains'}`,
     server.mgmt
       ? `  management: ${server.mgmt.url}  (try: sipsd mi which)`
       : '  management: disabled (mi.enabled: false)',

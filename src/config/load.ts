@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
+import { normalizeDomain } from '../tls/domain.js';
 import { configSchema, type SipsdConfig } from './schema.js';
 
 export interface ConfigProblem {
@@ -135,17 +136,13 @@ export function validateConfigText(text: string, file: string): ConfigLoad {
   return semantic.length > 0 ? { ok: false, problems: semantic } : { ok: true, config, file: resolve(file) };
 }
 
+/** Paths of the top level; TLS domain paths are resolved by the domain model against the same folder. */
 function resolvePaths(config: SipsdConfig, base: string): SipsdConfig {
-  const abs = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : resolve(base, p));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   return {
     ...config,
     ...(config.script === undefined ? {} : { script: abs(config.script) }),
-    tls_domains: config.tls_domains.map((d) => ({
-      ...d,
-      certificate: abs(d.certificate),
-      private_key: abs(d.private_key),
-      ca_list: abs(d.ca_list),
-    })),
+    ...(config.tls_config === undefined ? {} : { tls_config: abs(config.tls_config) }),
   };
 }
 
@@ -159,23 +156,31 @@ function checkSemantics(
   const problems: ConfigProblem[] = [];
   const seen = new Map<string, number>();
   config.tls_domains.forEach((d, i) => {
-    const prev = seen.get(d.type);
+    const key = `${d.type}:${d.name}`;
+    const prev = seen.get(key);
     if (prev !== undefined) {
       problems.push({
         file,
-        line: lineOf(doc, counter, ['tls_domains', i]),
-        key: `tls_domains[${i}]`,
-        message: `a second ${d.type} domain ("${d.name}"); this version supports one server and one client domain (tls_domains[${prev}] is the ${d.type} one)`,
+        line: lineOf(doc, counter, ['tls_domains', i, 'name']),
+        key: `tls_domains[${i}].name`,
+        message: `a second ${d.type} domain named "${d.name}" (the first is tls_domains[${prev}]); names are unique per type`,
       });
     }
-    seen.set(d.type, i);
-    if (d.type === 'server' && !d.certificate) {
-      problems.push({
-        file,
-        line: lineOf(doc, counter, ['tls_domains', i]),
-        key: `tls_domains[${i}].certificate`,
-        message: 'a server domain needs a certificate (PEM file, leaf first)',
-      });
+    seen.set(key, i);
+    const normalized = normalizeDomain(d, {
+      source: { kind: 'config', file },
+      baseDir: dirname(file),
+      verifyServerNameDefault: true,
+    });
+    if (Array.isArray(normalized)) {
+      for (const p of normalized) {
+        problems.push({
+          file,
+          line: lineOf(doc, counter, ['tls_domains', i, p.field]),
+          key: `tls_domains[${i}].${p.field}`,
+          message: p.reason,
+        });
+      }
     }
   });
   if (config.mi.allow_remote && !config.mi.token) {

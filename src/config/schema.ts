@@ -3,20 +3,7 @@
 import { z } from 'zod';
 import { PROTOS, parseListen } from '../transport/listen-spec.js';
 import { DEFAULT_SIP_LIMITS } from '../sip/limits.js';
-
-/** OpenSIPS writes booleans as 0/1, Kamailio's tls.cfg as yes/no/on/off: accept them all. */
-const flag = z.preprocess(
-  (v) => {
-    if (typeof v === 'number' && (v === 0 || v === 1)) return v === 1;
-    if (typeof v === 'string') {
-      const s = v.trim().toLowerCase();
-      if (['1', 'yes', 'on', 'true'].includes(s)) return true;
-      if (['0', 'no', 'off', 'false'].includes(s)) return false;
-    }
-    return v;
-  },
-  z.boolean({ error: 'expected a boolean (true/false, yes/no, on/off or 1/0)' }),
-);
+import { flag, tlsDomainInputSchema } from '../tls/domain.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -27,28 +14,6 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 
 const port = int(0, 65535);
 const path = z.string().min(1, { error: 'expected a file path' });
-
-/**
- * One TLS setting block. The full domain model (matching by socket/SNI, CRLs, methods, ciphers...)
- * extends this object; for now one server and one client domain are supported.
- */
-export const tlsDomainSchema = z.strictObject({
-  name: z.string().min(1),
-  type: z.enum(['server', 'client']),
-  /** PEM chain: leaf first, then intermediates; may also hold the private key. */
-  certificate: path.optional(),
-  /** PEM private key; omit when `certificate` holds the key. */
-  private_key: path.optional(),
-  /** Passphrase of an encrypted private key (never logged nor shown by the management interface). */
-  passphrase: z.string().optional(),
-  /** PEM file of trusted CA certificates used to verify the peer. */
-  ca_list: path.optional(),
-  /** Verify the peer's certificate (server: ask the client for one). */
-  verify_cert: flag.default(true),
-  /** Server domains: refuse clients that present no (valid) certificate. */
-  require_cert: flag.default(false),
-});
-export type TlsDomainConfig = z.infer<typeof tlsDomainSchema>;
 
 const mgmtSchema = z.strictObject({
   /** `ip:port` of the JSON-RPC/HTTP management interface; loopback unless allow_remote is set. */
@@ -101,7 +66,14 @@ export const configSchema = z.strictObject({
   /** Longest header line accepted, in bytes. */
   max_line_length: int(128, 1024 * 1024).default(DEFAULT_SIP_LIMITS.maxLineLength),
 
-  tls_domains: z.array(tlsDomainSchema).default([]),
+  /** TLS domains written in this file (kept across reloads; their files are re-read). */
+  tls_domains: z.array(tlsDomainInputSchema).default([]),
+  /** A Kamailio tls.cfg file with more domains, re-read on every reload. */
+  tls_config: path.optional(),
+  /** AVP whose value names the client domain to use for the next connection (OpenSIPS). */
+  client_tls_domain_avp: z.string().min(1).optional(),
+  /** AVP holding the SIP domain used to match client domains (OpenSIPS). */
+  client_sip_domain_avp: z.string().min(1).optional(),
   mi: mgmtSchema.default({ listen: '127.0.0.1:8888', allow_remote: false, enabled: true }),
 });
 

@@ -5,7 +5,7 @@ import { createResponse, type SipRequest, type SipResponse } from '../sip/index.
 import type { Endpoint, Inbound, TlsSessionInfo } from '../transport/types.js';
 import type { Proto } from '../transport/listen-spec.js';
 import type { PvRegistry, PvValue } from './pv.js';
-import type { StatelessCore } from './stateless.js';
+import type { StatelessCore, TlsSelection } from './stateless.js';
 
 export type HeaderList = Record<string, string> | Array<[string, string]>;
 
@@ -13,6 +13,8 @@ export interface ContextServices {
   core: StatelessCore;
   pvs: PvRegistry<MessageContext>;
   log: Logger;
+  /** Names of the AVPs that choose the TLS client domain (client_tls_domain_avp, client_sip_domain_avp). */
+  tlsAvps: { domain?: string; sipDomain?: string };
 }
 
 /** What request and reply contexts share. */
@@ -58,7 +60,7 @@ export abstract class MessageContext<M extends SipRequest | SipResponse = SipReq
 
   /** OpenSIPS `is_peer_verified()`: received over TLS from a peer whose certificate verified. */
   isPeerVerified(): boolean {
-    return this.inbound.proto === 'tls' && this.inbound.tls?.peerVerified === true;
+    return this.inbound.proto === 'tls' && this.inbound.tls?.peer.verified === true;
   }
 
   /** Reads a pseudo-variable by its operator name: `ctx.pv('$rd')`, `ctx.pv('$hdr(Via)')`. */
@@ -91,10 +93,20 @@ export class RequestContext extends MessageContext<SipRequest> {
 
   /**
    * Stateless forward (OpenSIPS `forward()`): to `destination` (`tls:host:port`, `sip:...`) or, by
-   * default, to the top Route / Request-URI. Rejects with the reason if it cannot be sent.
+   * default, to the top Route / Request-URI. For a new TLS connection the client domain comes from
+   * `tls` or, as in OpenSIPS, from the AVPs named by client_tls_domain_avp / client_sip_domain_avp.
+   * Rejects with the reason if it cannot be sent.
    */
-  async forward(destination?: string): Promise<void> {
-    await this.services.core.forwardRequest(this.msg, destination);
+  async forward(destination?: string, tls: TlsSelection = {}): Promise<void> {
+    const avps = this.services.tlsAvps;
+    const fromAvp = (name: string | undefined) => {
+      const v = name === undefined ? undefined : this.avp.get(name);
+      return v === undefined || v === null ? undefined : String(v);
+    };
+    await this.services.core.forwardRequest(this.msg, destination, {
+      domain: tls.domain ?? fromAvp(avps.domain),
+      sipDomain: tls.sipDomain ?? fromAvp(avps.sipDomain),
+    });
     this.done = 'forwarded';
   }
 }

@@ -15,6 +15,7 @@ import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Inbound } from '../transport/types.js';
 import { MessageContext, ReplyContext, RequestContext, type ContextServices } from './context.js';
 import { coreVariables } from './core-variables.js';
+import { tlsVariables } from '../tls/variables.js';
 import { PvRegistry } from './pv.js';
 import type { Script } from './script.js';
 import { StatelessCore } from './stateless.js';
@@ -22,6 +23,8 @@ import { StatelessCore } from './stateless.js';
 export interface RouterOptions {
   limits: SipLimits;
   tlsPort: number;
+  clientTlsDomainAvp?: string;
+  clientSipDomainAvp?: string;
 }
 
 export class Router {
@@ -35,9 +38,14 @@ export class Router {
     private readonly options: RouterOptions,
     private readonly log: Logger,
   ) {
-    this.pvs.register(...coreVariables);
+    this.pvs.register(...coreVariables, ...tlsVariables);
     this.core = new StatelessCore(transport, options.tlsPort);
-    this.services = { core: this.core, pvs: this.pvs, log };
+    this.services = {
+      core: this.core,
+      pvs: this.pvs,
+      log,
+      tlsAvps: { domain: options.clientTlsDomainAvp, sipDomain: options.clientSipDomainAvp },
+    };
   }
 
   setScript(script: Script): void {
@@ -120,7 +128,7 @@ export class Router {
     }
     // RFC 5923 §5: over TLS an alias is honoured only for a peer that proved its identity.
     const trusted =
-      inbound.proto === 'tcp' || (inbound.proto === 'tls' && inbound.tls?.peerVerified === true);
+      inbound.proto === 'tcp' || (inbound.proto === 'tls' && inbound.tls?.peer.verified === true);
     if (via.alias && trusted && inbound.connectionId !== undefined && via.port !== undefined) {
       this.transport.addAlias(inbound.connectionId, {
         address: via.host.replace(/^\[|\]$/g, ''),

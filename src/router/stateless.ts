@@ -2,13 +2,26 @@
 // §18.2.2 with RFC 3581 rport), Via insertion with a stateless branch (§16.11), and relaying replies
 // back along the Via path. Transactions (stateful relay) build on top of this in the tm layer.
 import { createHash } from 'node:crypto';
-import { formatVia, serializeMessage, type SipRequest, type SipResponse, type Via } from '../sip/index.js';
+import {
+  BRANCH_MAGIC_COOKIE,
+  formatVia,
+  serializeMessage,
+  type SipRequest,
+  type SipResponse,
+  type Via,
+} from '../sip/index.js';
 import { hostPort, SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Inbound, SendTarget } from '../transport/types.js';
 import { parseDestination, toTarget, uriDestination, type Destination } from './destination.js';
 
-const MAGIC_COOKIE = 'z9hG4bK';
+/** The script's choice of TLS client domain for a forward (OpenSIPS client_*_avp, Kamailio server_id). */
+export interface TlsSelection {
+  /** Client domain name or server_id; an unknown name fails the send. */
+  domain?: string;
+  /** SIP domain to match client domains' match_sip_domain against. */
+  sipDomain?: string;
+}
 
 export class StatelessCore {
   constructor(
@@ -41,9 +54,9 @@ export class StatelessCore {
    * Forwards a request: to `dest` when given, else to the top Route (loose routing) or the
    * Request-URI; adds our Via on top with a branch derived from the incoming one.
    */
-  async forwardRequest(req: SipRequest, dest: string | undefined): Promise<void> {
+  async forwardRequest(req: SipRequest, dest: string | undefined, tls: TlsSelection = {}): Promise<void> {
     const destination = this.destinationOf(req, dest);
-    const target = await toTarget(destination);
+    const target = { ...(await toTarget(destination)), tlsDomain: tls.domain, sipDomain: tls.sipDomain };
     const local = this.transport.localFor(target.proto, target.address);
     if (!local) throw new Error(`no ${target.proto} listener to send from`);
     const via = `SIP/2.0/${target.proto.toUpperCase()} ${hostPort(local.address, local.port)};branch=${this.branchFor(req)};rport`;
@@ -74,7 +87,7 @@ export class StatelessCore {
   }
 
   isOurVia(via: Via): boolean {
-    if (!via.branch?.startsWith(MAGIC_COOKIE + '-sipsd-')) return false;
+    if (!via.branch?.startsWith(BRANCH_MAGIC_COOKIE + '-sipsd-')) return false;
     const port = via.port ?? (via.transport.toLowerCase() === 'tls' ? this.tlsPort : SIP_PORT);
     return this.transport.listeners().some((l) => l.port === port && sameHost(l.address, via.host));
   }
@@ -100,12 +113,12 @@ export class StatelessCore {
    */
   private branchFor(req: SipRequest): string {
     const top = req.topVia();
-    const seed = top?.branch?.startsWith(MAGIC_COOKIE)
+    const seed = top?.branch?.startsWith(BRANCH_MAGIC_COOKIE)
       ? top.branch
       : `${req.callId}|${req.cseq().seq}|${req.from().tag ?? ''}|${req.to().tag ?? ''}|${top ? formatVia(top) : ''}`;
     const method = req.method === 'ACK' || req.method === 'CANCEL' ? 'INVITE' : req.method;
     const hash = createHash('sha1').update(`${seed}|${req.uri}|${method}`).digest('base64url').slice(0, 22);
-    return `${MAGIC_COOKIE}-sipsd-${hash}`;
+    return `${BRANCH_MAGIC_COOKIE}-sipsd-${hash}`;
   }
 
   /** RFC 3261 §18.2.2 + RFC 3581: where a response to this Via goes. */

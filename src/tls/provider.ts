@@ -1,26 +1,46 @@
 // The contract between the transport and TLS management. The transport asks, per connection,
-// which domain applies; TLS management answers from its current snapshot.
+// which domain applies; TLS management answers from its current snapshot. A choice carries its
+// own `inspect`, bound to the domain it was made with, so a reload never changes the rules for a
+// handshake already under way.
 import type { Server as TlsServer, ConnectionOptions, TLSSocket } from 'node:tls';
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint, PeerVerification } from '../transport/types.js';
 
-/** A server-side choice: the handshake runs on `acceptor`, a never-listening tls.Server of the domain. */
-export type ServerChoice = { ok: true; domain: string; acceptor: TlsServer } | { ok: false; reason: string };
+/** The peer's certificate classified, plus the reason to refuse it under the domain's policy. */
+export interface Inspection {
+  peer: PeerVerification;
+  refusal?: string;
+}
+
+export interface ChosenDomain {
+  domain: string;
+  /** Classifies the peer after the handshake; called once per connection. */
+  inspect(socket: TLSSocket): Inspection;
+}
+
+/** Server side: the handshake runs on `acceptor`, a never-listening tls.Server of the domain. */
+export type ServerChoice =
+  | (ChosenDomain & { ok: true; acceptor: TlsServer })
+  | {
+      ok: false;
+      reason: string;
+      /** Send this TLS alert before closing (e.g. unrecognized_name). */ alert?: number;
+    };
 
 export interface ClientHints {
-  /** An explicit client domain name chosen by the script. */
+  /** An explicit client domain name, or Kamailio server_id, chosen by the script. */
   domain?: string;
-  /** The SIP domain the request is for (e.g. the Request-URI host). */
+  /** The SIP domain the request is for (client_sip_domain_avp). */
   sipDomain?: string;
+  /** Host name of the destination (SNI to send and name to check), if it was a name. */
+  hostName?: string;
 }
 
 export type ClientChoice =
-  { ok: true; domain: string; options: ConnectionOptions } | { ok: false; reason: string };
+  (ChosenDomain & { ok: true; options: ConnectionOptions }) | { ok: false; reason: string };
 
 export interface TlsProvider {
   /** Chooses the server domain for a connection accepted on `local`, by the ClientHello's SNI. */
   serverFor(local: Endpoint, serverName: string | undefined): ServerChoice;
-  /** After the handshake: the reason to refuse the peer under the domain's verification policy, if any. */
-  admit(domain: string, socket: TLSSocket): string | undefined;
   /** Chooses the client domain and connection options for an outbound connection. */
   clientFor(remote: Endpoint, hints: ClientHints): ClientChoice;
 }

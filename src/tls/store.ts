@@ -1,153 +1,136 @@
-// An immutable snapshot of the TLS domains, built completely (files read, contexts created) before
-// it is used, so a broken certificate is reported at load time and never half-applied.
-import { readFile } from 'node:fs/promises';
+// An immutable snapshot of all TLS domains: every context built before the snapshot is used, so a
+// broken certificate is reported at load time and never half-applied. Reload builds a new snapshot
+// off to the side and swaps it (see manager.ts).
 import { isIP } from 'node:net';
-import { createServer, createSecureContext, type SecureContext, type Server, type TLSSocket } from 'node:tls';
-import type { TlsDomainConfig } from '../config/schema.js';
 import type { Endpoint } from '../transport/types.js';
+import { buildDomain, TlsDomainError, type BuiltDomain } from './context.js';
+import { normalizeDomain, type TlsDomain } from './domain.js';
+import { DomainIndex } from './domain-index.js';
 import type { ClientChoice, ClientHints, ServerChoice, TlsProvider } from './provider.js';
 
-/** Where a domain setting failed: enough for an operator to find and fix it. */
-export class TlsConfigError extends Error {
-  constructor(
-    readonly domain: string,
-    readonly field: string,
-    readonly file: string | undefined,
-    readonly reason: string,
-  ) {
-    super(`TLS domain "${domain}": ${field}${file ? ` (${file})` : ''}: ${reason}`);
-  }
+/** TLS alert 112 (RFC 6066): the server has no certificate for the name the client asked for. */
+export const ALERT_UNRECOGNIZED_NAME = 112;
+
+export interface SnapshotReport {
+  warnings: string[];
 }
 
-interface BuiltDomain {
-  config: TlsDomainConfig;
-  context: SecureContext;
-  /** Server domains: the never-listening tls.Server that runs handshakes for accepted sockets. */
-  acceptor?: Server;
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
+/** The built-in default domain of a type, used when no configured domain is named `default`. */
+export function builtinDefault(type: 'server' | 'client', baseDir: string): TlsDomain {
+  const d = normalizeDomain(
+    { name: 'default', type },
+    { source: { kind: 'builtin' }, baseDir, verifyServerNameDefault: true },
+  );
+  if (Array.isArray(d)) throw new Error(`built-in default ${type} domain: ${JSON.stringify(d)}`);
+  return d;
 }
 
-async function readPem(domain: string, field: string, file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TlsConfigError(
-      domain,
-      field,
-      file,
-      code === 'ENOENT' ? 'file not found' : `cannot read (${code})`,
-    );
-  }
-}
+export class TlsSnapshot implements TlsProvider {
+  private readonly servers: DomainIndex<BuiltDomain>;
+  private readonly clients: DomainIndex<BuiltDomain>;
 
-async function buildDomain(config: TlsDomainConfig): Promise<BuiltDomain> {
-  const cert = config.certificate ? await readPem(config.name, 'certificate', config.certificate) : undefined;
-  // The certificate file may carry the key too, as OpenSIPS and Kamailio allow.
-  const key = config.private_key ? await readPem(config.name, 'private_key', config.private_key) : cert;
-  const ca = config.ca_list ? await readPem(config.name, 'ca_list', config.ca_list) : undefined;
-  const options = {
-    cert,
-    key: cert ? key : undefined,
-    passphrase: config.passphrase,
-    ca,
-    minVersion: 'TLSv1.2' as const,
-  };
-  let context: SecureContext;
-  try {
-    context = createSecureContext(options);
-  } catch (err) {
-    throw new TlsConfigError(
-      config.name,
-      'certificate/private_key',
-      config.certificate,
-      describeOpenSslError(err),
-    );
-  }
-  const built: BuiltDomain = { config, context, ca, cert, key };
-  if (config.type === 'server') {
-    built.acceptor = createServer({
-      ...options,
-      requestCert: config.verify_cert || config.require_cert,
-      // Verification outcomes are judged in admit(): OpenSSL's "verify if presented" needs it.
-      rejectUnauthorized: false,
-    });
-  }
-  return built;
-}
-
-function describeOpenSslError(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/key values mismatch/i.test(message)) return 'the private key does not match the certificate';
-  if (/bad decrypt|bad password/i.test(message)) return 'wrong passphrase for the private key';
-  if (/no start line|PEM/i.test(message)) return `not a valid PEM file (${message})`;
-  return message;
-}
-
-export class TlsStore implements TlsProvider {
   private constructor(
-    private readonly server: BuiltDomain | undefined,
-    private readonly client: BuiltDomain | undefined,
-  ) {}
-
-  /** Builds a snapshot; throws TlsConfigError naming the domain, field and file on any failure. */
-  static async build(domains: TlsDomainConfig[]): Promise<TlsStore> {
-    const built = await Promise.all(domains.map(buildDomain));
-    return new TlsStore(
-      built.find((d) => d.config.type === 'server'),
-      built.find((d) => d.config.type === 'client'),
-    );
-  }
-
-  get hasServerDomain(): boolean {
-    return this.server !== undefined;
-  }
-
-  domainNames(): string[] {
-    return [this.server, this.client]
-      .filter((d) => d !== undefined)
-      .map((d) => `${d.config.type}:${d.config.name}`);
-  }
-
-  serverFor(_local: Endpoint, _serverName: string | undefined): ServerChoice {
-    const acceptor = this.server?.acceptor;
-    if (!this.server || !acceptor) return { ok: false, reason: 'no TLS server domain is configured' };
-    return { ok: true, domain: this.server.config.name, acceptor };
+    readonly domains: readonly BuiltDomain[],
+    private readonly defaultServer: BuiltDomain | undefined,
+    private readonly defaultClient: BuiltDomain | undefined,
+    readonly createdAt = new Date(),
+  ) {
+    const rest = (type: 'server' | 'client', fallback: BuiltDomain | undefined) =>
+      domains.filter((d) => d.domain.type === type && d !== fallback);
+    this.servers = new DomainIndex(rest('server', defaultServer));
+    this.clients = new DomainIndex(rest('client', defaultClient));
   }
 
   /**
-   * OpenSIPS semantics: verify_cert asks for a certificate and refuses one that does not verify;
-   * require_cert also refuses a client that presents none.
+   * Builds every domain; a domain named `default` replaces the built-in default of its type.
+   * Throws an AggregateError of TlsDomainError listing every broken domain.
    */
-  admit(domain: string, socket: TLSSocket): string | undefined {
-    const config = this.server?.config;
-    if (!config || config.name !== domain) return undefined;
-    const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
-    if (!presented) return config.require_cert ? 'no client certificate presented (require_cert)' : undefined;
-    if (config.verify_cert && !socket.authorized) {
-      return `client certificate rejected: ${String(socket.authorizationError)}`;
+  static async build(
+    domains: readonly TlsDomain[],
+    builtinBaseDir: string,
+    report: SnapshotReport,
+  ): Promise<TlsSnapshot> {
+    const errors: Error[] = [];
+    const built: BuiltDomain[] = [];
+    for (const d of domains) {
+      try {
+        built.push(await buildDomain(d));
+      } catch (err) {
+        errors.push(err instanceof Error ? err : new Error(String(err)));
+      }
     }
-    return undefined;
+    if (errors.length > 0) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
+    const fallback = async (type: 'server' | 'client'): Promise<BuiltDomain | undefined> => {
+      const configured = built.find((b) => b.domain.type === type && b.domain.name === 'default');
+      if (configured) return configured;
+      try {
+        return await buildDomain(builtinDefault(type, builtinBaseDir));
+      } catch (err) {
+        // The built-in server default points at CFG_DIR/tls/cert.pem, which need not exist.
+        if (!(err instanceof TlsDomainError)) throw err;
+        report.warnings.push(`no default ${type} domain: ${err.message}`);
+        return undefined;
+      }
+    };
+    const defaultServer = await fallback('server');
+    const defaultClient = await fallback('client');
+    const all = [...built];
+    for (const d of [defaultServer, defaultClient]) if (d && !all.includes(d)) all.push(d);
+    for (const b of all)
+      for (const w of b.domain.warnings)
+        report.warnings.push(`TLS domain "${b.domain.name}" (${b.domain.type}): ${w}`);
+    return new TlsSnapshot(all, defaultServer, defaultClient);
+  }
+
+  get hasServerDomain(): boolean {
+    return this.domains.some((d) => d.domain.type === 'server' && d.acceptor !== undefined);
+  }
+
+  domainNames(): string[] {
+    return this.domains.map((d) => `${d.domain.type}:${d.domain.name}`);
+  }
+
+  serverFor(local: Endpoint, serverName: string | undefined): ServerChoice {
+    const found = this.servers.server(local, serverName);
+    let chosen: BuiltDomain | undefined;
+    if (found.kind === 'match') chosen = found.value;
+    else if (found.kind === 'unrecognized-name') {
+      return {
+        ok: false,
+        reason: `no TLS domain on ${local.address}:${local.port} for SNI "${serverName}"`,
+        alert: ALERT_UNRECOGNIZED_NAME,
+      };
+    } else chosen = this.defaultServer;
+    if (!chosen?.acceptor)
+      return { ok: false, reason: `no TLS server domain for ${local.address}:${local.port}` };
+    const built = chosen;
+    return {
+      ok: true,
+      domain: built.domain.name,
+      acceptor: chosen.acceptor,
+      inspect: (s) => built.inspect(s),
+    };
   }
 
   clientFor(remote: Endpoint, hints: ClientHints): ClientChoice {
-    if (hints.domain !== undefined && hints.domain !== this.client?.config.name) {
-      return { ok: false, reason: `no TLS client domain named "${hints.domain}"` };
+    let chosen: BuiltDomain | undefined;
+    if (hints.domain !== undefined) {
+      chosen = hints.domain === 'default' ? this.defaultClient : this.clients.named(hints.domain);
+      if (!chosen) return { ok: false, reason: `no TLS client domain named "${hints.domain}"` };
+    } else {
+      chosen = this.clients.client(remote, hints.sipDomain?.toLowerCase()) ?? this.defaultClient;
     }
-    const d = this.client;
+    if (!chosen?.clientOptions) return { ok: false, reason: 'no TLS client domain is configured' };
+    const built = chosen;
+    const name = hints.hostName ?? hints.sipDomain;
+    // RFC 6066 forbids IP addresses as SNI; identity is then checked against the address itself.
+    const servername = built.domain.serverName ?? (name && isIP(name) === 0 ? name : undefined);
+    const expectedHost = name ?? remote.address;
     return {
       ok: true,
-      domain: d?.config.name ?? 'default',
-      options: {
-        secureContext: d?.context,
-        // Without a configured client domain, peers are verified against Node's bundled root CAs.
-        rejectUnauthorized: d ? d.config.verify_cert : true,
-        // RFC 6066 forbids IP addresses as SNI; identity is then checked against the address itself.
-        servername: hints.sipDomain ?? (isIP(remote.address) ? undefined : remote.address),
-        minVersion: 'TLSv1.2',
-      },
+      domain: built.domain.name,
+      options: { ...built.clientOptions, ...(servername ? { servername } : {}) },
+      inspect: (s) => built.inspect(s, expectedHost),
     };
   }
 }

@@ -78,5 +78,14 @@ export async function openTls(
       `TLS to ${remote.address}:${remote.port} (client domain "${choice.domain}"): ${(err as Error).message}`,
     );
   }
-  return { socket, local: tcp.local, tls: sessionInfo(socket, choice.domain, choice.options.servername) };
+  const { peer, refusal } = choice.inspect(socket);
+  if (refusal) {
+    socket.destroy();
+    throw new Error(`TLS to ${remote.address}:${remote.port} (client domain "${choice.domain}"): ${refusal}`);
+  }
+  return {
+    socket,
+    local: tcp.local,
+    tls: sessionInfo(socket, choice.domain, choice.options.servername, peer),
+  };
 }

@@ -23,7 +23,7 @@ export function registerTransportCommands(registry: CommandRegistry, transport: 
           sni: c.tls.serverName,
           protocol: c.tls.protocol,
           cipher: c.tls.cipher,
-          peer_verified: c.tls.peerVerified,
+          peer_verified: c.tls.peer.verified,
         },
       })),
   });

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { readClientHello, MAX_CLIENT_HELLO } from '../tls/client-hello.js';
 import type { TlsProvider } from '../tls/provider.js';
-import type { Endpoint, TlsSessionInfo } from './types.js';
+import type { Endpoint, PeerVerification, TlsSessionInfo } from './types.js';
 
 export interface AcceptedTls {
   socket: TLSSocket;
@@ -75,7 +75,10 @@ function peekClientHello(raw: Socket): Promise<string | undefined> {
 export async function acceptTls(raw: Socket, local: Endpoint, provider: TlsProvider): Promise<AcceptedTls> {
   const serverName = await peekClientHello(raw);
   const choice = provider.serverFor(local, serverName);
-  if (!choice.ok) throw new Error(choice.reason);
+  if (!choice.ok) {
+    if (choice.alert !== undefined) sendAlert(raw, choice.alert);
+    throw new Error(choice.reason);
+  }
   const key = tuple(raw);
   const pending = waitersOf(choice.acceptor);
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
@@ -92,26 +95,48 @@ export async function acceptTls(raw: Socket, local: Endpoint, provider: TlsProvi
     raw.on('close', onClose);
     choice.acceptor.emit('connection', raw);
   });
-  const refusal = provider.admit(choice.domain, socket);
+  const { peer, refusal } = choice.inspect(socket);
   if (refusal) {
     socket.destroy();
     throw new Error(refusal);
   }
-  return { socket, info: sessionInfo(socket, choice.domain, serverName) };
+  return { socket, info: sessionInfo(socket, choice.domain, serverName, peer) };
 }
 
+/**
+ * A fatal TLS alert written as a plaintext record, as OpenSSL does before a handshake exists: the
+ * client learns why (e.g. unrecognized_name) instead of seeing a bare reset.
+ */
+function sendAlert(raw: Socket, description: number): void {
+  raw.end(Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description]));
+}
+
+/** Everything the script and the management interface read about a TLS connection, taken once. */
 export function sessionInfo(
   socket: TLSSocket,
   domain: string,
   serverName: string | undefined,
+  peer: PeerVerification,
 ): TlsSessionInfo {
-  const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+  const cipher = socket.getCipher();
   return {
     domain,
     serverName,
     protocol: socket.getProtocol(),
-    cipher: socket.getCipher().name,
-    peerVerified: presented && socket.authorized,
-    verifyError: socket.authorized ? undefined : String(socket.authorizationError ?? 'no peer certificate'),
+    cipher: cipher.name,
+    cipherBits: cipherBits(cipher.standardName ?? cipher.name),
+    peer,
+    peerCertificate: socket.getPeerX509Certificate(),
+    localCertificate: socket.getX509Certificate(),
   };
+}
+
+/** Secret key bits from the cipher name (Node does not expose OpenSSL's bit count). */
+function cipherBits(name: string): number {
+  const n = name.toUpperCase();
+  if (n.includes('CHACHA20')) return 256;
+  const m = /AES[_-]?(128|256)|CAMELLIA[_-]?(128|256)|ARIA[_-]?(128|256)/.exec(n);
+  if (m) return Number(m[1] ?? m[2] ?? m[3]);
+  if (n.includes('3DES') || n.includes('DES-CBC3')) return 112;
+  return 0;
 }

@@ -43,6 +43,8 @@ export class TransportLayer {
   /** Outbound connects in progress, so concurrent sends to one peer share one connection. */
   private readonly opening = new Map<string, Promise<StreamConnection>>();
   private stopping = false;
+  /** Accepted TLS sockets still in the ClientHello/handshake phase (not yet connections). */
+  private readonly handshaking = new Set<Socket>();
 
   constructor(
     private readonly settings: TransportSettings,
@@ -113,15 +115,17 @@ export class TransportLayer {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.all([
-      ...this.udp.map((l) => l.stop()),
-      ...this.streams.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve()))),
-    ]);
+    // Stop accepting first; a net.Server only reports closed once its sockets are gone, so that
+    // wait comes after the connections are closed.
+    const closed = this.streams.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
+    await Promise.all(this.udp.map((l) => l.stop()));
+    for (const raw of this.handshaking) raw.destroy();
     for (const conn of [...this.connections.all()]) conn.close('server shutting down');
     // Give graceful closes a moment, then cut what is left.
     const deadline = Date.now() + 1000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const conn of [...this.connections.all()]) conn.destroy('server shut down');
+    await Promise.all(closed);
   }
 
   private async connectionFor(target: SendTarget): Promise<StreamConnection> {
@@ -152,7 +156,8 @@ export class TransportLayer {
     } else {
       const choice = this.tls.clientFor(remote, {
         domain: target.tlsDomain,
-        sipDomain: target.serverName ?? target.sipDomain,
+        sipDomain: target.sipDomain,
+        hostName: target.serverName,
       });
       if (!choice.ok) throw new Error(choice.reason);
       connected = await openTls(
@@ -193,6 +198,8 @@ export class TransportLayer {
       return;
     }
     raw.on('error', () => undefined); // reported through the accept's rejection below
+    this.handshaking.add(raw);
+    raw.once('close', () => this.handshaking.delete(raw));
     const timeoutMs = this.settings.handshakeTimeoutMs;
     const timer = setTimeout(
       () => raw.destroy(new Error(`TLS handshake not complete within ${timeoutMs} ms`)),
@@ -201,6 +208,7 @@ export class TransportLayer {
     acceptTls(raw, listener.local, this.tls)
       .then(({ socket, info }) => {
         clearTimeout(timer);
+        this.handshaking.delete(raw);
         if (raw.destroyed) return;
         const conn = this.adopt('tls', 'in', socket, listener.local, remote);
         conn.tls = info;
@@ -208,7 +216,9 @@ export class TransportLayer {
       })
       .catch((err: Error) => {
         clearTimeout(timer);
-        raw.destroy();
+        // An alert being flushed (raw.end) gets a moment to reach the client.
+        if (raw.writableEnded) setTimeout(() => raw.destroy(), 1000);
+        else raw.destroy();
         this.log.info({ remote, listen: listener.spec.host, reason: err.message }, 'TLS connection refused');
       });
   }

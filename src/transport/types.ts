@@ -1,4 +1,5 @@
 // Shared shapes of the transport layer.
+import type { X509Certificate } from 'node:crypto';
 import type { Proto } from './listen-spec.js';
 
 export interface Endpoint {
@@ -6,16 +7,33 @@ export interface Endpoint {
   port: number;
 }
 
+/** How the peer's certificate fared, classified once per connection. */
+export interface PeerVerification {
+  /** The peer sent a certificate. */
+  presented: boolean;
+  /** It chained to a trusted CA, is in its validity period and (where checked) not revoked. */
+  verified: boolean;
+  revoked: boolean;
+  expired: boolean;
+  selfSigned: boolean;
+  /** OpenSSL-style code (e.g. CERT_HAS_EXPIRED) or our own (CERT_REVOKED), when not verified. */
+  code: string | undefined;
+  /** Human-readable reason when not verified. */
+  reason: string | undefined;
+}
+
 /** What TLS negotiated on a connection, computed once when the handshake completes. */
 export interface TlsSessionInfo {
   domain: string;
+  /** The SNI: received (server side) or sent (client side). */
   serverName: string | undefined;
   protocol: string | null;
   cipher: string;
-  /** The peer presented a certificate that verified against the domain's CAs. */
-  peerVerified: boolean;
-  /** OpenSSL's reason when the peer's certificate did not verify (or was absent). */
-  verifyError: string | undefined;
+  /** Secret key bits of the cipher (e.g. 128, 256). */
+  cipherBits: number;
+  peer: PeerVerification;
+  peerCertificate: X509Certificate | undefined;
+  localCertificate: X509Certificate | undefined;
 }
 
 /** A framed message as the transport hands it up, with where it came from. */

@@ -69,7 +69,7 @@ test('sipsd check: OK for the generated config, precise errors for broken ones',
     );
     const missing = await run(['check', '-c', join(home, 'missing-cert.yaml')], {});
     assert.equal(missing.code, 1);
-    assert.match(missing.err, /TLS domain "default": certificate \(.*nope\.pem\): file not found/);
+    assert.match(missing.err, /TLS domain "default" \(server\): certificate \(.*nope\.pem\): file not found/);
 
     writeFileSync(join(home, 'typo.yaml'), text.replace('tls_send_timeout: 100', 'tls_sendtimeout: 100'));
     const typo = await run(['check', '-c', join(home, 'typo.yaml')], {});

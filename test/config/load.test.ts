@@ -65,30 +65,38 @@ test('relative paths are resolved against the config file folder', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-config-'));
   try {
     const file = join(dir, 'sipsd.yaml');
-    writeFileSync(
-      file,
-      'script: route.ts\ntls_domains:\n  - name: a\n    type: server\n    certificate: pki/a.pem\n    ca_list: /abs/ca.pem\n',
-    );
+    writeFileSync(file, 'script: route.ts\ntls_config: kamailio/tls.cfg\n');
     const r = await loadConfigFile(file);
     assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
     assert.equal(r.config.script, join(dir, 'route.ts'));
-    assert.equal(r.config.tls_domains[0]?.certificate, join(dir, 'pki/a.pem'));
-    assert.equal(r.config.tls_domains[0]?.ca_list, '/abs/ca.pem');
+    assert.equal(r.config.tls_config, join(dir, 'kamailio/tls.cfg'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('cross-key rules: a server domain needs a certificate; remote management needs a token', () => {
-  const r = validateConfigText(
-    'tls_domains:\n  - name: s\n    type: server\nmi:\n  listen: 0.0.0.0:8888\n  allow_remote: true\n',
-    'z.yaml',
-  );
+test('TLS domain problems name the line and field; names are unique per type; remote management needs a token', () => {
+  const text = [
+    'tls_domains:',
+    '  - name: s',
+    '    type: server',
+    "    match_ip_address: 'localhost:5061'",
+    '    tls_method: TLSv9',
+    '  - name: s',
+    '    type: server',
+    'mi:',
+    '  listen: 0.0.0.0:8888',
+    '  allow_remote: true',
+    '',
+  ].join('\n');
+  const r = validateConfigText(text, 'z.yaml');
   assert.equal(r.ok, false);
   if (r.ok) return;
-  const text = r.problems.map(formatProblem).join('\n');
-  assert.match(text, /z\.yaml:2: tls_domains\[0\]\.certificate: a server domain needs a certificate/);
-  assert.match(text, /z\.yaml:6: mi\.allow_remote: .*needs mi\.token/);
+  const out = r.problems.map(formatProblem).join('\n');
+  assert.match(out, /z\.yaml:4: tls_domains\[0\]\.match_ip_address: "localhost" is not an IP address/);
+  assert.match(out, /z\.yaml:5: tls_domains\[0\]\.tls_method: unknown TLS method "TLSv9"/);
+  assert.match(out, /z\.yaml:6: tls_domains\[1\]\.name: a second server domain named "s"/);
+  assert.match(out, /z\.yaml:10: mi\.allow_remote: .*needs mi\.token/);
 });
 
 test('a missing file says how to get a default one', async () => {

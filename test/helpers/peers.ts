@@ -12,6 +12,11 @@ import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { createTestPki, type TestPkiFiles as TestPki } from '../../src/pki/index.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
+/** Silent unless TEST_LOG is set, so a failing test can be rerun with the server's logs. */
+export const testLog = process.env['TEST_LOG']
+  ? createLogger({ level: 'debug', destination: 2 })
+  : silentLogger;
+
 let seq = 0;
 
 /** A well-formed OPTIONS over the given transport, with a unique Call-ID and branch. */
@@ -145,12 +150,10 @@ tls_domains:
   - { name: default, type: server, certificate: ${pki.serverCertFile}, private_key: ${pki.serverKeyFile}, ca_list: ${pki.caFile}, verify_cert: true, require_cert: false }
   - { name: default, type: client, certificate: ${pki.clientCertFile}, private_key: ${pki.clientKeyFile}, ca_list: ${pki.caFile}, verify_cert: true }
 ${yaml}`;
-  const loaded = validateConfigText(text, join(dir, 'sipsd.yaml'));
+  const file = join(dir, 'sipsd.yaml');
+  const loaded = validateConfigText(text, file);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  const server = await startServer(
-    loaded.config,
-    process.env.TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger,
-  );
+  const server = await startServer(loaded.config, file, testLog);
   return {
     server,
     pki,

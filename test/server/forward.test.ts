@@ -39,11 +39,11 @@ describe('stateless forward over TLS with connection reuse', () => {
     const out = [...a.server.transport.connections.all()].filter((c) => c.direction === 'out');
     assert.equal(out.length, 1);
     assert.equal(out[0]!.proto, 'tls');
-    assert.equal(out[0]!.tls?.peerVerified, true, 'A verified B against the test CA');
+    assert.equal(out[0]!.tls?.peer.verified, true, 'A verified B against the test CA');
     const inB = [...b.server.transport.connections.all()].filter(
       (c) => c.direction === 'in' && c.proto === 'tls',
     );
     assert.equal(inB.length, 1);
-    assert.equal(inB[0]!.tls?.peerVerified, true, 'B verified the client certificate of A');
+    assert.equal(inB[0]!.tls?.peer.verified, true, 'B verified the client certificate of A');
   });
 });

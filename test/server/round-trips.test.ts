@@ -59,7 +59,7 @@ describe('OPTIONS round trips on the built-in script', () => {
     const conns = [...t.server.transport.connections.all()].filter(
       (c) => c.proto === 'tls' && c.direction === 'in',
     );
-    assert.ok(conns.some((c) => c.tls?.peerVerified === true && c.tls.domain === 'default'));
+    assert.ok(conns.some((c) => c.tls?.peer.verified === true && c.tls.domain === 'default'));
     peer.close();
   });
 

@@ -1,0 +1,126 @@
+// Owns the current TLS snapshot and its sources. Reload is a transaction: every reloadable source
+// is read again and every context rebuilt off to the side; only a complete snapshot replaces the
+// running one, and on any error the running one stays with a precise answer.
+import type { Logger } from '../log/logger.js';
+import type { Endpoint } from '../transport/types.js';
+import type { TlsDomain } from './domain.js';
+import type { ClientChoice, ClientHints, ServerChoice, TlsProvider } from './provider.js';
+import { TlsSnapshot } from './store.js';
+
+/** One place domains come from. `read` runs at start and on every reload. */
+export interface DomainSourceReader {
+  /** `config`, `tls.cfg`, `db`: shown in tls_list and errors. */
+  readonly kind: TlsDomain['source']['kind'];
+  /** Domains of a source read later lose name collisions with earlier ones. */
+  read(): Promise<{ domains: TlsDomain[]; warnings: string[] }>;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  /** Domains in force after the call (the old count when the reload failed). */
+  domains: number;
+  warnings: string[];
+  errors: string[];
+  durationMs: number;
+}
+
+export class TlsManager implements TlsProvider {
+  private current: TlsSnapshot | undefined;
+  private reloading: Promise<ReloadResult> | undefined;
+  reloads = { ok: 0, failed: 0 };
+
+  constructor(
+    private readonly sources: readonly DomainSourceReader[],
+    /** Folder of the main config: where the built-in defaults look for tls/cert.pem and tls/ckey.pem. */
+    private readonly baseDir: string,
+    private readonly log: Logger,
+  ) {}
+
+  get snapshot(): TlsSnapshot {
+    if (!this.current) throw new Error('TLS domains are not loaded yet');
+    return this.current;
+  }
+
+  /** First load: like a reload, but failing is fatal for the caller. */
+  async load(): Promise<ReloadResult> {
+    const result = await this.reload();
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    return result;
+  }
+
+  /** Concurrent calls share one reload. */
+  reload(): Promise<ReloadResult> {
+    this.reloading ??= this.rebuild().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  serverFor(local: Endpoint, serverName: string | undefined): ServerChoice {
+    return this.snapshot.serverFor(local, serverName);
+  }
+
+  clientFor(remote: Endpoint, hints: ClientHints): ClientChoice {
+    return this.snapshot.clientFor(remote, hints);
+  }
+
+  private async rebuild(): Promise<ReloadResult> {
+    const started = Date.now();
+    const warnings: string[] = [];
+    const fail = (errors: string[]): ReloadResult => {
+      this.reloads.failed++;
+      this.log.warn({ errors }, 'TLS reload failed; the running domains stay in force');
+      return {
+        ok: false,
+        domains: this.current?.domains.length ?? 0,
+        warnings,
+        errors,
+        durationMs: Date.now() - started,
+      };
+    };
+    const merged: TlsDomain[] = [];
+    const seen = new Map<string, TlsDomain>();
+    for (const source of this.sources) {
+      let read: Awaited<ReturnType<DomainSourceReader['read']>>;
+      try {
+        read = await source.read();
+      } catch (err) {
+        return fail([`${source.kind}: ${(err as Error).message}`]);
+      }
+      warnings.push(...read.warnings);
+      for (const d of read.domains) {
+        const key = `${d.type}:${d.name}`;
+        const earlier = seen.get(key);
+        if (earlier && earlier.source.kind !== d.source.kind) {
+          warnings.push(
+            `${d.type} domain "${d.name}" from ${where(d)} ignored: ${where(earlier)} defines it (the file wins)`,
+          );
+          continue;
+        }
+        if (earlier) return fail([`${d.type} domain "${d.name}" is defined twice in ${where(d)}`]);
+        seen.set(key, d);
+        merged.push(d);
+      }
+    }
+    let snapshot: TlsSnapshot;
+    try {
+      snapshot = await TlsSnapshot.build(merged, this.baseDir, { warnings });
+    } catch (err) {
+      const errors =
+        err instanceof AggregateError ? err.errors.map((e: Error) => e.message) : [(err as Error).message];
+      return fail(errors);
+    }
+    this.current = snapshot;
+    this.reloads.ok++;
+    for (const w of warnings) this.log.warn(w);
+    return {
+      ok: true,
+      domains: snapshot.domains.length,
+      warnings,
+      errors: [],
+      durationMs: Date.now() - started,
+    };
+  }
+}
+
+function where(d: TlsDomain): string {
+  return d.source.file ? `${d.source.kind} ${d.source.file}` : d.source.kind;
+}
