@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `sipsd` command: dispatches to the subcommands; each lives in its own file.
 import { certCommand } from './cert.js';
+import { importCommand } from './import.js';
 import { processIo, type CliIo } from './io.js';
 import { miCommand } from './mi.js';
 import { checkCommand, startCommand } from './start.js';
@@ -12,6 +13,8 @@ const USAGE = `usage: sipsd <command> [options]
   check [-c config.yaml]   validate a configuration, its certificates and script, without starting
   cert <subcommand>        create a CA, issue and revoke certificates, write CRLs (sipsd cert help)
   mi <command> [args]      call the management interface (sipsd mi which)
+  import opensips|kamailio FILE [-o out.yaml]
+                           convert an OpenSIPS/Kamailio/OpenSER config (docs/import.md)
   version                  print the version
 
 The data folder is $SIPSD_HOME or ./.sipsd; see README.md and docs/.
@@ -26,6 +29,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return checkCommand(rest, io);
     case 'cert':
       return certCommand(rest, io);
+    case 'import':
+      return importCommand(rest, io);
     case 'mi':
       return miCommand(rest, io, {
         url: process.env['SIPSD_MI_URL'] ?? 'http://127.0.0.1:8888/',
