@@ -4,10 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configSchema, tlsDomainSchema } from '../src/config/schema.js';
+import { configSchema } from '../src/config/schema.js';
+import { tlsDomainInputSchema } from '../src/tls/domain.js';
 import { coreVariables } from '../src/router/core-variables.js';
+import { tlsVariables } from '../src/tls/variables.js';
 import { CommandRegistry, registerBuiltinCommands } from '../src/mgmt/index.js';
 import { registerTransportCommands } from '../src/transport/mgmt-commands.js';
+import { registerTlsCommands } from '../src/tls/mgmt-commands.js';
+import type { TlsManager } from '../src/tls/manager.js';
+import type { SipsdConfig } from '../src/config/schema.js';
 import type { TransportLayer } from '../src/transport/transport-layer.js';
 
 const doc = (name: string) => readFileSync(join(import.meta.dirname, '../docs', name), 'utf8');
@@ -16,7 +21,7 @@ test('every configuration key is in docs/configuration.md', () => {
   const text = doc('configuration.md');
   const keys = [
     ...Object.keys(configSchema.shape).filter((k) => k !== 'tls_domains' && k !== 'mi'),
-    ...Object.keys(tlsDomainSchema.shape).map((k) => `tls_domains[].${k}`),
+    ...Object.keys(tlsDomainInputSchema.shape).map((k) => `tls_domains[].${k}`),
     ...['listen', 'token', 'allow_remote', 'enabled'].map((k) => `mi.${k}`),
   ];
   for (const key of keys)
@@ -25,7 +30,7 @@ test('every configuration key is in docs/configuration.md', () => {
 
 test('every pseudo-variable is in docs/variables.md', () => {
   const text = doc('variables.md');
-  for (const pv of coreVariables)
+  for (const pv of [...coreVariables, ...tlsVariables])
     assert.ok(text.includes(`\`$${pv.name}`), `docs/variables.md lacks $${pv.name}`);
 });
 
@@ -39,6 +44,8 @@ test('every management command is in docs/management.md', () => {
     setLogLevel: () => undefined,
   });
   registerTransportCommands(registry, {} as TransportLayer);
+  // Registration reads nothing from these: handlers are only declared.
+  registerTlsCommands(registry, {} as TlsManager, {} as TransportLayer, {} as SipsdConfig);
   for (const cmd of registry.list()) {
     assert.ok(text.includes(`| \`${cmd.name}\` |`), `docs/management.md lacks ${cmd.name}`);
     for (const alias of cmd.aliases ?? [])
