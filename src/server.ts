@@ -148,6 +148,7 @@ export async function startServer(
     async stop() {
       await mgmt?.close();
       await transport.stop();
+      await tls.close();
     },
   };
 }

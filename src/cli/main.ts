@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `sipsd` command: dispatches to the subcommands; each lives in its own file.
 import { certCommand } from './cert.js';
+import { dbCommand } from './db.js';
 import { importCommand } from './import.js';
 import { processIo, type CliIo } from './io.js';
 import { miCommand } from './mi.js';
@@ -12,6 +13,7 @@ const USAGE = `usage: sipsd <command> [options]
   start [-c config.yaml]   start the server (first run: creates .sipsd/ with a config and test PKI)
   check [-c config.yaml]   validate a configuration, its certificates and script, without starting
   cert <subcommand>        create a CA, issue and revoke certificates, write CRLs (sipsd cert help)
+  db <command>             TLS domains in SQL: init, add-domain, list-domains, remove-domain (sipsd db help)
   mi <command> [args]      call the management interface (sipsd mi which)
   import opensips|kamailio FILE [-o out.yaml]
                            convert an OpenSIPS/Kamailio/OpenSER config (docs/import.md)
@@ -29,6 +31,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       return checkCommand(rest, io);
     case 'cert':
       return certCommand(rest, io);
+    case 'db':
+      return dbCommand(rest, io);
     case 'import':
       return importCommand(rest, io);
     case 'mi':

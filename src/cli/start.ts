@@ -47,6 +47,7 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
     const tls = await loadTls(resolved.config, resolved.file, silentLogger);
     if (resolved.config.script) await loadScript(resolved.config.script);
     const domains = tls.snapshot.domainNames().join(', ') || 'none';
+    await tls.close();
     io.stdout(`${resolved.file}: OK (${resolved.config.listen.length} listeners, TLS domains: ${domains})\n`);
     return 0;
   } catch (err) {

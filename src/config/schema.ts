@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PROTOS, parseListen } from '../transport/listen-spec.js';
 import { DEFAULT_SIP_LIMITS } from '../sip/limits.js';
 import { flag, tlsDomainInputSchema } from '../tls/domain.js';
+import { dbConfigShape } from '../db/config.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -68,6 +69,8 @@ export const configSchema = z.strictObject({
 
   /** TLS domains written in this file (kept across reloads; their files are re-read). */
   tls_domains: z.array(tlsDomainInputSchema).default([]),
+  /** SQL-provisioned TLS domains (OpenSIPS tls_mgm table): db_url, db_table and the *_col names. */
+  ...dbConfigShape,
   /** A Kamailio tls.cfg file with more domains, re-read on every reload. */
   tls_config: path.optional(),
   /** AVP whose value names the client domain to use for the next connection (OpenSIPS). */

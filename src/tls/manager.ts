@@ -13,6 +13,8 @@ export interface DomainSourceReader {
   readonly kind: TlsDomain['source']['kind'];
   /** Domains of a source read later lose name collisions with earlier ones. */
   read(): Promise<{ domains: TlsDomain[]; warnings: string[] }>;
+  /** Releases what the source holds (a database connection); called when the server stops. */
+  close?(): Promise<void>;
 }
 
 export interface ReloadResult {
@@ -52,6 +54,10 @@ export class TlsManager implements TlsProvider {
   reload(): Promise<ReloadResult> {
     this.reloading ??= this.rebuild().finally(() => (this.reloading = undefined));
     return this.reloading;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.close?.()));
   }
 
   serverFor(local: Endpoint, serverName: string | undefined): ServerChoice {

@@ -43,7 +43,8 @@ export class TlsSnapshot implements TlsProvider {
 
   /**
    * Builds every domain; a domain named `default` replaces the built-in default of its type.
-   * Throws an AggregateError of TlsDomainError listing every broken domain.
+   * Throws an AggregateError of TlsDomainError listing every broken domain, except database
+   * rows, which are skipped with a warning.
    */
   static async build(
     domains: readonly TlsDomain[],
@@ -56,7 +57,12 @@ export class TlsSnapshot implements TlsProvider {
       try {
         built.push(await buildDomain(d));
       } catch (err) {
-        errors.push(err instanceof Error ? err : new Error(String(err)));
+        const e = err instanceof Error ? err : new Error(String(err));
+        // One broken row among thousands provisioned in SQL must not block the rest (OpenSIPS
+        // semantics); a broken file the operator wrote fails the whole load or reload.
+        if (d.source.kind === 'db')
+          report.warnings.push(`skipped tls_mgm row ${String(d.source.row)}: ${e.message}`);
+        else errors.push(e);
       }
     }
     if (errors.length > 0) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));

@@ -212,7 +212,12 @@ export function importOpensips(text: string, file: string, opts: ImportOptions =
       default:
         if (TLS_MGM_DB.has(param)) {
           if (param === 'address_col') v2 = true;
-          draft.passthrough(param, value, where, 'SQL domains are provisioned by `sipsd db` (coming)');
+          draft.passthrough(
+            param,
+            value,
+            where,
+            'not a column of the OpenSIPS 3.x tls_mgm table sipsd reads (docs/database.md)',
+          );
         } else draft.unmapped(where, `tls_mgm has no parameter "${param}"`);
     }
   };
