@@ -27,7 +27,7 @@ export interface RunningServer {
   readonly router: Router;
   readonly tls: TlsManager;
   readonly mgmt: MgmtServer | undefined;
-  readonly listeners: BoundListener[];
+  readonly listeners: readonly BoundListener[];
   readonly scriptName: string;
   stop(): Promise<void>;
 }

@@ -43,22 +43,18 @@ export class TransportLayer {
   /** Outbound connects in progress, so concurrent sends to one peer share one connection. */
   private readonly opening = new Map<string, Promise<StreamConnection>>();
   private stopping = false;
+  private bound: BoundListener[] = [];
   /** Accepted TLS sockets still in the ClientHello/handshake phase (not yet connections). */
   private readonly handshaking = new Set<Socket>();
 
   constructor(
     private readonly settings: TransportSettings,
-    private tls: TlsProvider,
+    private readonly tls: TlsProvider,
     private readonly log: Logger,
   ) {}
 
   /** Where framed messages go; set by start(). */
   private onInbound: (m: Inbound) => void = () => undefined;
-
-  /** A new TLS snapshot applies to new connections; live ones keep the domain they were made with. */
-  setTlsProvider(tls: TlsProvider): void {
-    this.tls = tls;
-  }
 
   async start(onInbound: (m: Inbound) => void): Promise<void> {
     this.onInbound = onInbound;
@@ -71,13 +67,15 @@ export class TransportLayer {
         this.streams.push(await this.listenStream(spec));
       }
     }
-  }
-
-  listeners(): BoundListener[] {
-    return [
+    this.bound = [
       ...this.udp.map((l) => ({ proto: 'udp' as const, ...l.local })),
       ...this.streams.map((l) => ({ proto: l.spec.proto, ...l.local })),
     ].map((l) => ({ ...l, name: `${l.proto}:${hostPort(l.address, l.port)}` }));
+  }
+
+  /** The bound sockets (ports resolved), computed once at start: replies consult it per message. */
+  listeners(): readonly BoundListener[] {
+    return this.bound;
   }
 
   /**
