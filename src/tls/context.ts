@@ -249,6 +249,19 @@ function checkCurve(curve: string, report: DomainReporter): void {
 }
 
 /** Builds the domain; throws TlsDomainError naming the setting, file and reason on any problem. */
+/**
+ * The checks of a domain that cost little (certificate and key readable and matching, cipher list
+ * and curve valid), without building an OpenSSL context: how thousands of database rows are
+ * validated at load time while their contexts are built on first use. Returns the leaf, if any.
+ */
+export async function checkDomain(domain: TlsDomain): Promise<X509Certificate | undefined> {
+  const report = reporterFor(domain);
+  const identity = await loadIdentity(domain, report);
+  cipherString(domain, report);
+  if (domain.ecCurve !== undefined) checkCurve(domain.ecCurve, report);
+  return identity?.chain[0];
+}
+
 export async function buildDomain(domain: TlsDomain): Promise<BuiltDomain> {
   const report = reporterFor(domain);
   // One after the other, so that of several problems the first in field order is reported.

@@ -60,11 +60,11 @@ export class TlsManager implements TlsProvider {
     await Promise.all(this.sources.map((s) => s.close?.()));
   }
 
-  serverFor(local: Endpoint, serverName: string | undefined): ServerChoice {
+  serverFor(local: Endpoint, serverName: string | undefined): Promise<ServerChoice> {
     return this.snapshot.serverFor(local, serverName);
   }
 
-  clientFor(remote: Endpoint, hints: ClientHints): ClientChoice {
+  clientFor(remote: Endpoint, hints: ClientHints): Promise<ClientChoice> {
     return this.snapshot.clientFor(remote, hints);
   }
 
@@ -108,7 +108,7 @@ export class TlsManager implements TlsProvider {
     }
     let snapshot: TlsSnapshot;
     try {
-      snapshot = await TlsSnapshot.build(merged, this.baseDir, { warnings });
+      snapshot = await TlsSnapshot.build(merged, this.baseDir, { warnings }, this.current);
     } catch (err) {
       const errors =
         err instanceof AggregateError ? err.errors.map((e: Error) => e.message) : [(err as Error).message];

@@ -7,7 +7,7 @@ import type { SipsdConfig } from '../config/schema.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { PemRef, TlsDomain } from './domain.js';
 import type { TlsManager } from './manager.js';
-import type { BuiltDomain } from './context.js';
+import type { DomainSlot } from './store.js';
 
 function pemRef(ref: PemRef | undefined): string | null {
   if (!ref) return null;
@@ -19,9 +19,9 @@ function addressList(d: TlsDomain): string[] {
   return d.matchAddresses.map((a) => `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`);
 }
 
-export function describeDomain(b: BuiltDomain): Record<string, unknown> {
-  const d = b.domain;
-  const cert = b.certificate;
+export function describeDomain(slot: DomainSlot): Record<string, unknown> {
+  const d = slot.domain;
+  const cert = slot.leaf;
   return {
     name: d.name,
     type: d.type,
@@ -63,6 +63,8 @@ export function describeDomain(b: BuiltDomain): Record<string, unknown> {
           verify_server_name: d.verifyServerName,
         }
       : {}),
+    /** Database domains get their OpenSSL context on first use. */
+    context_built: slot.built !== undefined,
     warnings: d.warnings,
   };
 }

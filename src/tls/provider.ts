@@ -39,8 +39,11 @@ export type ClientChoice =
   (ChosenDomain & { ok: true; options: ConnectionOptions }) | { ok: false; reason: string };
 
 export interface TlsProvider {
-  /** Chooses the server domain for a connection accepted on `local`, by the ClientHello's SNI. */
-  serverFor(local: Endpoint, serverName: string | undefined): ServerChoice;
+  /**
+   * Chooses the server domain for a connection accepted on `local`, by the ClientHello's SNI.
+   * Asynchronous because a domain's context may be built on first use.
+   */
+  serverFor(local: Endpoint, serverName: string | undefined): Promise<ServerChoice>;
   /** Chooses the client domain and connection options for an outbound connection. */
-  clientFor(remote: Endpoint, hints: ClientHints): ClientChoice;
+  clientFor(remote: Endpoint, hints: ClientHints): Promise<ClientChoice>;
 }

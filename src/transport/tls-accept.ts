@@ -74,7 +74,7 @@ function peekClientHello(raw: Socket): Promise<string | undefined> {
  */
 export async function acceptTls(raw: Socket, local: Endpoint, provider: TlsProvider): Promise<AcceptedTls> {
   const serverName = await peekClientHello(raw);
-  const choice = provider.serverFor(local, serverName);
+  const choice = await provider.serverFor(local, serverName);
   if (!choice.ok) {
     if (choice.alert !== undefined) sendAlert(raw, choice.alert);
     throw new Error(choice.reason);

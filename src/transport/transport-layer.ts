@@ -152,7 +152,7 @@ export class TransportLayer {
     if (proto === 'tcp') {
       connected = await openTcp(remote, localAddress, this.settings.connectTimeoutMs);
     } else {
-      const choice = this.tls.clientFor(remote, {
+      const choice = await this.tls.clientFor(remote, {
         domain: target.tlsDomain,
         sipDomain: target.sipDomain,
         hostName: target.serverName,

@@ -106,6 +106,20 @@ describe('tls_mgm rows on a running server', () => {
     );
   });
 
+  test('row contexts are built on first use and kept across reloads while the row is unchanged', async () => {
+    const slot = (name: string) =>
+      server.tls.snapshot.domains.find((d) => d.domain.name === name && d.domain.source.kind === 'db');
+    await row('lazy', 'lazy.example.com', { match_sip_domain: 'lazy.example.com' });
+    assert.equal((await server.tls.reload()).ok, true);
+    assert.equal(slot('lazy')?.built, undefined, 'not built before a client asks for it');
+    assert.match(String(slot('lazy')?.leaf?.subject), /CN=lazy\.example\.com/, 'checked at load');
+    assert.equal(await served('lazy.example.com'), 'lazy.example.com');
+    const built = slot('lazy')?.built;
+    assert.ok(built, 'built by the handshake');
+    assert.equal((await server.tls.reload()).ok, true);
+    assert.equal(slot('lazy')?.built, built, 'an unchanged row keeps its context');
+  });
+
   test('tls_reload picks up added and removed rows, and a `default` row replaces the built-in default', async () => {
     await row('db2', 'db2.example.com', { match_sip_domain: 'db2.example.com' });
     await row('default', 'db-default.example.com');
