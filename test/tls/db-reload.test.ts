@@ -12,7 +12,7 @@ import { defaultDbConfig } from '../../src/db/config.js';
 import { TlsMgmTable } from '../../src/db/tls-mgm.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { TestCa } from '../helpers/domains.js';
-import { testLog } from '../helpers/peers.js';
+import { options, StreamPeer, testLog } from '../helpers/peers.js';
 
 describe('tls_mgm rows on a running server', () => {
   let ca: TestCa;
@@ -130,6 +130,26 @@ describe('tls_mgm rows on a running server', () => {
     assert.equal(await served(), 'db-default.example.com');
   });
 
+  test('an UPDATE of a row is served after tls_reload while a connection made before it lives on', async () => {
+    const live = await StreamPeer.tls(port, {
+      ca: readFileSync(ca.caFile),
+      servername: 'db2.example.com',
+      checkServerIdentity: () => undefined,
+    });
+    const renewed = await ca.issue('db2-renewed', 'db2-renewed.example.com', 'server');
+    await db.exec('UPDATE tls_mgm SET certificate = ?, private_key = ? WHERE domain = ? AND type = 2', [
+      readFileSync(renewed.cert),
+      readFileSync(renewed.key),
+      'db2',
+    ]);
+    assert.equal((await server.tls.reload()).ok, true);
+    assert.equal(await served('db2.example.com'), 'db2-renewed.example.com');
+    live.write(options('TLS'));
+    await live.until((r) => r.includes('SIP/2.0 '));
+    assert.equal(live.closed, false);
+    live.close();
+  });
+
   test('an unreachable database fails the reload with the reason; the running domains stay', async () => {
     await db.close();
     // The server closes its idle connection after 2 s; then the file is gone when it reconnects.
@@ -139,7 +159,7 @@ describe('tls_mgm rows on a running server', () => {
       const r = await server.tls.reload();
       assert.equal(r.ok, false);
       assert.match(r.errors.join('\n'), /^db: /);
-      assert.equal(await served('db2.example.com'), 'db2.example.com');
+      assert.equal(await served('db2.example.com'), 'db2-renewed.example.com');
     } finally {
       renameSync(`${dbFile()}.moved`, dbFile());
     }
