@@ -2,7 +2,7 @@
 // escaped by the driver, BLOB columns come back as Buffers.
 import mysql from 'mysql2/promise';
 import type { Connection, Driver, DbErrorKind, Row } from '../db.js';
-import { explainNetwork } from './network.js';
+import { errorMessage, explainByCode } from './network.js';
 
 const KINDS: Record<string, DbErrorKind> = {
   ER_ACCESS_DENIED_ERROR: 'connect',
@@ -65,11 +65,6 @@ export const mysqlDriver: Driver = {
   },
 
   explain(err) {
-    const network = explainNetwork(err);
-    if (network) return network;
-    const code = (err as { code?: unknown }).code;
-    const message = err instanceof Error ? err.message : String(err);
-    const kind = (typeof code === 'string' && KINDS[code]) || 'query';
-    return { kind, reason: message };
+    return explainByCode(err, KINDS) ?? { kind: 'query', reason: errorMessage(err) };
   },
 };

@@ -39,3 +39,22 @@ export function explainNetwork(err: unknown): { kind: DbErrorKind; reason: strin
       return undefined;
   }
 }
+
+/**
+ * What every networked driver does first: a socket error, or a server error whose code the
+ * driver's table knows. Undefined leaves the rest to the driver.
+ */
+export function explainByCode(
+  err: unknown,
+  kinds: Readonly<Record<string, DbErrorKind>>,
+): { kind: DbErrorKind; reason: string } | undefined {
+  const network = explainNetwork(err);
+  if (network) return network;
+  const code = (err as { code?: unknown } | null)?.code;
+  const kind = typeof code === 'string' ? kinds[code] : undefined;
+  return kind ? { kind, reason: errorMessage(err) } : undefined;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

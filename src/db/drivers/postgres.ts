@@ -1,7 +1,7 @@
 // PostgreSQL through pg (pure JavaScript). sipsd writes `?` placeholders; PostgreSQL wants $1, $2...
 import pg from 'pg';
 import type { Connection, Driver, DbErrorKind, Row } from '../db.js';
-import { explainNetwork } from './network.js';
+import { errorMessage, explainByCode } from './network.js';
 
 const INT8 = 20;
 
@@ -70,12 +70,9 @@ export const postgresDriver: Driver = {
   },
 
   explain(err) {
-    const network = explainNetwork(err);
-    if (network) return network;
-    const code = (err as { code?: unknown }).code;
-    const message = err instanceof Error ? err.message : String(err);
-    const kind = typeof code === 'string' ? KINDS[code] : undefined;
-    if (kind) return { kind, reason: message };
+    const known = explainByCode(err, KINDS);
+    if (known) return known;
+    const message = errorMessage(err);
     // pg's own failures carry no code, only these messages.
     if (/timeout/i.test(message)) return { kind: 'timeout', reason: `no answer in time (${message})` };
     if (/Connection terminated/i.test(message)) return { kind: 'connect', reason: message };
