@@ -7,6 +7,10 @@
 # better-sqlite3 builds with (no prebuilt binaries can be downloaded here): run it before npm install.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# Only the exports may reach stdout (the caller evals it): every tool's chatter, such as
+# pg_ctlcluster's "Removed stale pid file", goes to stderr; the exports are written to fd 3.
+# The servers started below close fd 3, or the caller would wait for them to exit.
+exec 3>&1 1>&2
 
 USER_NAME=sipsd_test
 PASSWORD=sipsd_test
@@ -43,7 +47,15 @@ if [ ! -d "/etc/postgresql/$pg_version/main" ]; then
 fi
 if ! quiet pg_isready -q -h 127.0.0.1 -p "$PG_PORT"; then
   say "starting PostgreSQL $pg_version"
-  pg_ctlcluster "$pg_version" main start
+  # A machine restored from a snapshot (or a killed server) leaves pid and socket lock files behind,
+  # and PostgreSQL refuses to start over them: remove those whose process is gone or a zombie.
+  for lock in "/var/lib/postgresql/$pg_version/main/postmaster.pid" /var/run/postgresql/.s.PGSQL."$PG_PORT".lock; do
+    [ -f "$lock" ] || continue
+    owner=$(head -n 1 "$lock")
+    state=$(awk '/^State:/ { print $2 }' "/proc/$owner/status" 2>/dev/null || true)
+    if [ -z "$state" ] || [ "$state" = Z ]; then rm -f "$lock"; fi
+  done
+  pg_ctlcluster "$pg_version" main start 3>&-
   for _ in $(seq 1 30); do quiet pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 1; done
 fi
 pg() { su postgres -c "psql -p $PG_PORT -v ON_ERROR_STOP=1 -qtA -c \"$1\""; }
@@ -59,9 +71,10 @@ mysql_ping() { quiet mariadb-admin --protocol=socket -uroot ping; }
 if ! mysql_ping; then
   say "starting MariaDB"
   install -d -o mysql -g mysql /run/mysqld
+  pgrep -x mariadbd >/dev/null || pgrep -x mysqld >/dev/null || rm -f /run/mysqld/mysqld.pid /run/mysqld/mysqld.sock
   [ -d /var/lib/mysql/mysql ] || quiet mariadb-install-db --user=mysql --datadir=/var/lib/mysql
   # setsid + redirects: the server outlives this script and holds none of its pipes open.
-  setsid mysqld_safe --user=mysql --bind-address=127.0.0.1 --port="$MYSQL_PORT" </dev/null >/dev/null 2>&1 &
+  setsid mysqld_safe --user=mysql --bind-address=127.0.0.1 --port="$MYSQL_PORT" </dev/null >/dev/null 2>&1 3>&- &
   for _ in $(seq 1 60); do mysql_ping && break; sleep 1; done
   mysql_ping || { say "MariaDB did not start; see /var/log/mysql or journal"; exit 1; }
 fi
@@ -76,5 +89,5 @@ GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$USER_NAME'@'localhost';
 SQL
 
 say "PostgreSQL $pg_version on 127.0.0.1:$PG_PORT and MariaDB on 127.0.0.1:$MYSQL_PORT are ready"
-echo "export SIPSD_TEST_PG_URL=postgres://$USER_NAME:$PASSWORD@127.0.0.1:$PG_PORT/$DB_NAME"
-echo "export SIPSD_TEST_MYSQL_URL=mysql://$USER_NAME:$PASSWORD@127.0.0.1:$MYSQL_PORT/$DB_NAME"
+echo "export SIPSD_TEST_PG_URL=postgres://$USER_NAME:$PASSWORD@127.0.0.1:$PG_PORT/$DB_NAME" >&3
+echo "export SIPSD_TEST_MYSQL_URL=mysql://$USER_NAME:$PASSWORD@127.0.0.1:$MYSQL_PORT/$DB_NAME" >&3
