@@ -5,6 +5,8 @@ import { PROTOS, parseListen } from '../transport/listen-spec.js';
 import { DEFAULT_SIP_LIMITS } from '../sip/limits.js';
 import { flag, tlsDomainInputSchema } from '../tls/domain.js';
 import { dbConfigShape } from '../db/config.js';
+import { traceConfigShape } from '../trace/config.js';
+import { kamailioCompatShape } from '../tls/compat-params.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -77,6 +79,10 @@ export const configSchema = z.strictObject({
   client_tls_domain_avp: z.string().min(1).optional(),
   /** AVP holding the SIP domain used to match client domains (OpenSIPS). */
   client_sip_domain_avp: z.string().min(1).optional(),
+  /** HEP tracing of TLS connections and their SIP messages (docs/tracing.md). */
+  ...traceConfigShape,
+  /** Kamailio tls parameters kept for compatibility (docs/kamailio-compat.md). */
+  ...kamailioCompatShape,
   mi: mgmtSchema.default({ listen: '127.0.0.1:8888', allow_remote: false, enabled: true }),
 });
 

@@ -2,6 +2,7 @@
 // idle/message/send timers, and ordered writes (queued while an outbound connection is opening).
 import type { Socket } from 'node:net';
 import { StreamFramer, type SipLimits } from '../sip/index.js';
+import type { ConnectionView } from './events.js';
 import type { Endpoint, TlsSessionInfo } from './types.js';
 
 export interface StreamSettings {
@@ -35,7 +36,7 @@ interface PendingWrite {
 
 let nextId = 1;
 
-export class StreamConnection {
+export class StreamConnection implements ConnectionView {
   readonly id = nextId++;
   readonly createdAt = Date.now();
   state: ConnectionState;
@@ -45,6 +46,8 @@ export class StreamConnection {
   closeReason: string | undefined;
   /** Lone CRLF keepalives received (counted unless tls_crlf_drop is on). */
   keepalives = 0;
+  /** NSS key-log lines of the TLS session, when a tracer asked for them (see TransportLayer.observe). */
+  keyLog: readonly string[] = [];
   private readonly framer: StreamFramer;
   private readonly pending: PendingWrite[] = [];
   private messageTimer: NodeJS.Timeout | undefined;

@@ -55,15 +55,22 @@ export async function openTcp(
   return { socket, local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 } };
 }
 
+export interface TlsConnectOptions {
+  connectTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  /** Receives the session's NSS key-log lines when given. */
+  keyLog?: string[];
+}
+
 export async function openTls(
   remote: Endpoint,
   localAddress: string | undefined,
   choice: Extract<ClientChoice, { ok: true }>,
-  connectTimeoutMs: number,
-  handshakeTimeoutMs: number,
+  { connectTimeoutMs, handshakeTimeoutMs, keyLog }: TlsConnectOptions,
 ): Promise<Connected> {
   const tcp = await openTcp(remote, localAddress, connectTimeoutMs);
   const socket: TLSSocket = tlsConnect({ ...choice.options, socket: tcp.socket, host: remote.address });
+  if (keyLog) socket.on('keylog', (line: Buffer) => keyLog.push(line.toString('latin1').trimEnd()));
   try {
     await withDeadline(
       handshakeTimeoutMs,

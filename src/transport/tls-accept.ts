@@ -3,15 +3,17 @@
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { readClientHello, MAX_CLIENT_HELLO } from '../tls/client-hello.js';
-import type { TlsProvider } from '../tls/provider.js';
+import type { ServerChoice, TlsProvider } from '../tls/provider.js';
 import type { Endpoint, PeerVerification, TlsSessionInfo } from './types.js';
 
 export interface AcceptedTls {
   socket: TLSSocket;
   info: TlsSessionInfo;
+  /** NSS key-log lines of the session (empty unless asked for). */
+  keyLog: string[];
 }
 
-type Waiter = { done: (s: TLSSocket) => void; fail: (err: Error) => void };
+type Waiter = { done: (s: TLSSocket) => void; fail: (err: Error) => void; keyLog?: string[] };
 
 /**
  * Acceptors are shared by all connections of a domain; their events are routed back to the accept
@@ -29,6 +31,9 @@ function waitersOf(acceptor: TlsServer): Map<string, Waiter> {
     const m = new Map<string, Waiter>();
     acceptor.on('secureConnection', (s: TLSSocket) => m.get(tuple(s))?.done(s));
     acceptor.on('tlsClientError', (err: Error, s: TLSSocket) => m.get(tuple(s))?.fail(err));
+    acceptor.on('keylog', (line: Buffer, s: TLSSocket) =>
+      m.get(tuple(s))?.keyLog?.push(line.toString('latin1').trimEnd()),
+    );
     waiters.set(acceptor, m);
     map = m;
   }
@@ -72,13 +77,33 @@ function peekClientHello(raw: Socket): Promise<string | undefined> {
  * Runs the whole server side; rejects (and the caller destroys the socket) on timeout, a malformed
  * ClientHello, no matching domain, a failed handshake or a peer refused by the domain's policy.
  */
-export async function acceptTls(raw: Socket, local: Endpoint, provider: TlsProvider): Promise<AcceptedTls> {
+export async function acceptTls(
+  raw: Socket,
+  local: Endpoint,
+  provider: TlsProvider,
+  options: { keyLog: boolean },
+): Promise<AcceptedTls> {
   const serverName = await peekClientHello(raw);
   const choice = await provider.serverFor(local, serverName);
   if (!choice.ok) {
     if (choice.alert !== undefined) sendAlert(raw, choice.alert);
     throw new Error(choice.reason);
   }
+  const keyLog: string[] = [];
+  try {
+    return await handshake(raw, choice, serverName, options.keyLog ? keyLog : undefined);
+  } catch (err) {
+    // Observers learn which domain the failed handshake ran under.
+    throw Object.assign(err as Error, { domain: choice.domain });
+  }
+}
+
+async function handshake(
+  raw: Socket,
+  choice: Extract<ServerChoice, { ok: true }>,
+  serverName: string | undefined,
+  keyLog: string[] | undefined,
+): Promise<AcceptedTls> {
   const key = tuple(raw);
   const pending = waitersOf(choice.acceptor);
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
@@ -91,6 +116,7 @@ export async function acceptTls(raw: Socket, local: Endpoint, provider: TlsProvi
     pending.set(key, {
       done: (s) => settle(() => resolve(s)),
       fail: (err) => settle(() => reject(new Error(`TLS handshake failed: ${err.message}`))),
+      keyLog,
     });
     raw.on('close', onClose);
     choice.acceptor.emit('connection', raw);
@@ -100,7 +126,7 @@ export async function acceptTls(raw: Socket, local: Endpoint, provider: TlsProvi
     socket.destroy();
     throw new Error(refusal);
   }
-  return { socket, info: sessionInfo(socket, choice.domain, serverName, peer) };
+  return { socket, info: sessionInfo(socket, choice.domain, serverName, peer), keyLog: keyLog ?? [] };
 }
 
 /**

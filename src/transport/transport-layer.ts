@@ -8,7 +8,8 @@ import { StreamConnection, normalizeAddress, type StreamSettings } from './conne
 import { openTcp, openTls, type Connected } from './connector.js';
 import { formatListen, hostPort, type ListenSpec, type Proto } from './listen-spec.js';
 import { acceptTls } from './tls-accept.js';
-import type { Endpoint, Inbound, SendTarget, SentFrom } from './types.js';
+import type { ConnectionView, TransportObserver } from './events.js';
+import type { Endpoint, Inbound, SendTarget, SentFrom, TlsSessionInfo } from './types.js';
 import { UdpListener } from './udp-listener.js';
 
 export interface TransportSettings extends StreamSettings {
@@ -46,6 +47,9 @@ export class TransportLayer {
   private bound: BoundListener[] = [];
   /** Accepted TLS sockets still in the ClientHello/handshake phase (not yet connections). */
   private readonly handshaking = new Set<Socket>();
+  private readonly observers = new Set<TransportObserver>();
+  /** Observers that want each TLS session's key log (collecting it costs a little per handshake). */
+  private keyLogConsumers = 0;
 
   constructor(
     private readonly settings: TransportSettings,
@@ -56,11 +60,48 @@ export class TransportLayer {
   /** Where framed messages go; set by start(). */
   private onInbound: (m: Inbound) => void = () => undefined;
 
+  /**
+   * Registers an observer of connections and messages; `keyLog` asks for the TLS key log of the
+   * connections opened from now on. Returns the function that unregisters it.
+   */
+  observe(observer: TransportObserver, options: { keyLog?: boolean } = {}): () => void {
+    this.observers.add(observer);
+    if (options.keyLog) this.keyLogConsumers++;
+    return () => {
+      if (this.observers.delete(observer) && options.keyLog) this.keyLogConsumers--;
+    };
+  }
+
+  private notify<K extends keyof TransportObserver>(
+    event: K,
+    ...args: Parameters<NonNullable<TransportObserver[K]>>
+  ): void {
+    for (const o of this.observers) {
+      try {
+        (o[event] as ((...a: typeof args) => void) | undefined)?.(...args);
+      } catch (err) {
+        this.log.error({ event, err: (err as Error).message }, 'transport observer failed');
+      }
+    }
+  }
+
   async start(onInbound: (m: Inbound) => void): Promise<void> {
-    this.onInbound = onInbound;
+    this.onInbound = (m) => {
+      if (this.observers.size > 0) {
+        const connection = m.connectionId === undefined ? undefined : this.connections.get(m.connectionId);
+        this.notify('messageReceived', {
+          proto: m.proto,
+          local: m.local,
+          remote: m.remote,
+          data: m.data,
+          connection,
+        });
+      }
+      onInbound(m);
+    };
     for (const spec of this.settings.listen) {
       if (spec.proto === 'udp') {
-        const l = new UdpListener(spec, this.log, onInbound);
+        const l = new UdpListener(spec, this.log, this.onInbound);
         await l.start();
         this.udp.push(l);
       } else {
@@ -99,10 +140,25 @@ export class TransportLayer {
           throw new Error(`no UDP listener for an IPv${familyOf(target.address)} destination`);
         })();
       await listener.send(data, target);
+      const remote = { address: target.address, port: target.port };
+      this.notify('messageSent', {
+        proto: 'udp',
+        local: listener.local,
+        remote,
+        data,
+        connection: undefined,
+      });
       return { proto: 'udp', local: listener.local };
     }
     const conn = await this.connectionFor(target);
     await conn.send(data);
+    this.notify('messageSent', {
+      proto: conn.proto,
+      local: conn.local,
+      remote: conn.remote,
+      data,
+      connection: conn,
+    });
     return { proto: conn.proto, local: conn.local, connectionId: conn.id };
   }
 
@@ -148,26 +204,32 @@ export class TransportLayer {
     if (this.stopping) throw new Error('server is shutting down');
     const bindTo = this.localFor(proto, remote.address)?.address;
     const localAddress = bindTo && !isWildcard(bindTo) ? bindTo : undefined;
+    let domain: string | undefined;
+    const keyLog: string[] | undefined = this.keyLogConsumers > 0 ? [] : undefined;
     let connected: Connected;
-    if (proto === 'tcp') {
-      connected = await openTcp(remote, localAddress, this.settings.connectTimeoutMs);
-    } else {
-      const choice = await this.tls.clientFor(remote, {
-        domain: target.tlsDomain,
-        sipDomain: target.sipDomain,
-        hostName: target.serverName,
-      });
-      if (!choice.ok) throw new Error(choice.reason);
-      connected = await openTls(
-        remote,
-        localAddress,
-        choice,
-        this.settings.connectTimeoutMs,
-        this.settings.handshakeTimeoutMs,
-      );
+    try {
+      if (proto === 'tcp') {
+        connected = await openTcp(remote, localAddress, this.settings.connectTimeoutMs);
+      } else {
+        const choice = await this.tls.clientFor(remote, {
+          domain: target.tlsDomain,
+          sipDomain: target.sipDomain,
+          hostName: target.serverName,
+        });
+        if (!choice.ok) throw new Error(choice.reason);
+        domain = choice.domain;
+        connected = await openTls(remote, localAddress, choice, {
+          connectTimeoutMs: this.settings.connectTimeoutMs,
+          handshakeTimeoutMs: this.settings.handshakeTimeoutMs,
+          keyLog,
+        });
+      }
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.notify('connectionFailed', { proto, direction: 'out', local: undefined, remote, domain, reason });
+      throw err;
     }
-    const conn = this.adopt(proto, 'out', connected.socket, connected.local, remote);
-    conn.tls = connected.tls;
+    const conn = this.adopt(proto, 'out', connected.socket, connected.local, remote, connected.tls, keyLog);
     this.log.debug({ conn: conn.id, proto, remote, tls: conn.tls }, 'outbound connection open');
     return conn;
   }
@@ -203,21 +265,28 @@ export class TransportLayer {
       () => raw.destroy(new Error(`TLS handshake not complete within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    acceptTls(raw, listener.local, this.tls)
-      .then(({ socket, info }) => {
+    acceptTls(raw, listener.local, this.tls, { keyLog: this.keyLogConsumers > 0 })
+      .then(({ socket, info, keyLog }) => {
         clearTimeout(timer);
         this.handshaking.delete(raw);
         if (raw.destroyed) return;
-        const conn = this.adopt('tls', 'in', socket, listener.local, remote);
-        conn.tls = info;
+        const conn = this.adopt('tls', 'in', socket, listener.local, remote, info, keyLog);
         this.log.debug({ conn: conn.id, remote, tls: info }, 'TLS connection accepted');
       })
-      .catch((err: Error) => {
+      .catch((err: Error & { domain?: string }) => {
         clearTimeout(timer);
         // An alert being flushed (raw.end) gets a moment to reach the client.
         if (raw.writableEnded) setTimeout(() => raw.destroy(), 1000);
         else raw.destroy();
         this.log.info({ remote, listen: listener.spec.host, reason: err.message }, 'TLS connection refused');
+        this.notify('connectionFailed', {
+          proto: 'tls',
+          direction: 'in',
+          local: listener.local,
+          remote,
+          domain: err.domain,
+          reason: err.message,
+        });
       });
   }
 
@@ -227,6 +296,8 @@ export class TransportLayer {
     socket: Socket,
     local: Endpoint,
     remote: Endpoint,
+    tls?: TlsSessionInfo,
+    keyLog: readonly string[] = [],
   ): StreamConnection {
     const conn = new StreamConnection(
       proto,
@@ -248,11 +319,15 @@ export class TransportLayer {
         onClose: (c, reason) => {
           this.connections.remove(c);
           this.log.debug({ conn: c.id, proto: c.proto, remote: c.remote, reason }, 'connection closed');
+          this.notify('connectionClosed', c, reason);
         },
       },
       'open',
     );
+    conn.tls = tls;
+    conn.keyLog = keyLog;
     this.connections.add(conn);
+    this.notify('connectionOpened', conn);
     return conn;
   }
 }

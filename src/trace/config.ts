@@ -1,0 +1,2 @@
+// Configuration keys of HEP tracing (OpenSIPS proto_tls trace_* parameters).
+export const traceConfigShape = {};
