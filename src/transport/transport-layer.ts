@@ -8,7 +8,7 @@ import { StreamConnection, normalizeAddress, type StreamSettings } from './conne
 import { openTcp, openTls, type Connected } from './connector.js';
 import { formatListen, hostPort, type ListenSpec, type Proto } from './listen-spec.js';
 import { acceptTls } from './tls-accept.js';
-import type { ConnectionView, TransportObserver } from './events.js';
+import type { TransportObserver } from './events.js';
 import type { Endpoint, Inbound, SendTarget, SentFrom, TlsSessionInfo } from './types.js';
 import { UdpListener } from './udp-listener.js';
 
