@@ -5,7 +5,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { defaultDbConfig } from '../../src/db/config.js';
 import { openDb, type Db } from '../../src/db/db.js';
@@ -16,7 +15,7 @@ import { TlsManager } from '../../src/tls/manager.js';
 import { configDomainSource } from '../../src/tls/sources/config-domains.js';
 import { sqlDomainSource } from '../../src/tls/sources/sql-domains.js';
 import { TestCa } from '../helpers/domains.js';
-import { openTestDb, tempDir, testDatabases, uniqueTable, type TestDatabase } from './helpers.js';
+import { openTestDb, TcpProxy, tempDir, testDatabases, uniqueTable, type TestDatabase } from './helpers.js';
 
 interface Pems {
   cert: Buffer;
@@ -304,27 +303,13 @@ for (const d of testDatabases().filter((x) => x.dialect !== 'sqlite')) {
     test('the running domains stay and the answer names the database without its password', async () => {
       // A loopback proxy stands for the network path to the server, so it can be cut.
       const real = new URL(d.url!);
-      const sockets = new Set<net.Socket>();
-      const proxy = net.createServer((s) => {
-        const up = net.connect(Number(real.port), real.hostname);
-        for (const x of [s, up]) {
-          sockets.add(x);
-          x.on('error', () => x.destroy());
-        }
-        s.pipe(up).pipe(s);
-      });
-      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-      const viaProxy = new URL(d.url!);
-      viaProxy.port = String((proxy.address() as AddressInfo).port);
+      const proxy = await TcpProxy.start(real.hostname, Number(real.port));
       const { db: direct, config } = await filledTable(d, [good('atlanta')]);
-      const db = openDb(viaProxy.href, { baseDir: '/' });
+      const db = openDb(proxy.via(d.url!), { baseDir: '/' });
       const manager = managerFor(db, config);
       await manager.load();
       await direct.close();
-      await new Promise((r) => {
-        proxy.close(r);
-        sockets.forEach((s) => s.destroy());
-      });
+      await proxy.cut();
       const result = await manager.reload();
       assert.equal(result.ok, false);
       assert.equal(
