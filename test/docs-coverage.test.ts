@@ -11,6 +11,7 @@ import { tlsVariables } from '../src/tls/variables.js';
 import { CommandRegistry, registerBuiltinCommands } from '../src/mgmt/index.js';
 import { registerTransportCommands } from '../src/transport/mgmt-commands.js';
 import { registerTlsCommands } from '../src/tls/mgmt-commands.js';
+import { registerTraceCommands, type Tracing } from '../src/trace/index.js';
 import type { TlsManager } from '../src/tls/manager.js';
 import type { SipsdConfig } from '../src/config/schema.js';
 import type { TransportLayer } from '../src/transport/transport-layer.js';
@@ -49,6 +50,7 @@ test('every management command is in docs/management.md', () => {
   registerTransportCommands(registry, {} as TransportLayer);
   // Registration reads nothing from these: handlers are only declared.
   registerTlsCommands(registry, {} as TlsManager, {} as TransportLayer, {} as SipsdConfig);
+  registerTraceCommands(registry, {} as Tracing);
   for (const cmd of registry.list()) {
     assert.ok(text.includes(`| \`${cmd.name}\` |`), `docs/management.md lacks ${cmd.name}`);
     for (const alias of cmd.aliases ?? [])
