@@ -6,6 +6,7 @@ import { formatProblem, loadConfigFile } from '../config/load.js';
 import type { SipsdConfig } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { loadScript } from '../router/script-loader.js';
+import { compatNotices } from '../tls/compat-params.js';
 import { loadTls, startServer, VERSION, type RunningServer } from '../server.js';
 import { silentLogger } from '../log/logger.js';
 import type { CliIo } from './io.js';
@@ -48,6 +49,8 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
     if (resolved.config.script) await loadScript(resolved.config.script);
     const domains = tls.snapshot.domainNames().join(', ') || 'none';
     await tls.close();
+    // Kamailio parameters accepted without an effect here are named, as at startup.
+    for (const notice of compatNotices(resolved.config)) io.stdout(`notice: ${notice}\n`);
     io.stdout(`${resolved.file}: OK (${resolved.config.listen.length} listeners, TLS domains: ${domains})\n`);
     return 0;
   } catch (err) {

@@ -75,6 +75,12 @@ test('sipsd check: OK for the generated config, precise errors for broken ones',
     const typo = await run(['check', '-c', join(home, 'typo.yaml')], {});
     assert.equal(typo.code, 2);
     assert.match(typo.err, /typo\.yaml:\d+: tls_sendtimeout: unknown key; did you mean "tls_send_timeout"\?/);
+
+    // A Kamailio parameter without an effect here is accepted, and named.
+    writeFileSync(join(home, 'kamailio.yaml'), `${text}\nssl_read_ahead: 1\n`);
+    const compat = await run(['check', '-c', join(home, 'kamailio.yaml')], {});
+    assert.equal(compat.code, 0, compat.err);
+    assert.match(compat.out, /^notice: ssl_read_ahead: cannot be turned on: /m);
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
