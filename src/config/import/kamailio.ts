@@ -37,38 +37,37 @@ const TLS_FIELDS: Record<string, { field: Field; role?: 'server' | 'client' }> =
   server_name: { field: 'server_name', role: 'client' },
 };
 
-const MEMORY = "OpenSSL memory tuning for Kamailio's processes; Node manages TLS buffers itself";
-const QUEUES =
-  'clear-text queues for renegotiation; sipsd refuses renegotiation and bounds writes with tls_send_timeout';
-const ENGINE = 'OpenSSL engines (HSM keys) are not supported';
+/** Global `tls` parameters sipsd takes under the same name (docs/configuration.md, kamailio-compat.md). */
+const TLS_GLOBALS = new Set([
+  'tls_disable_compression',
+  'ssl_release_buffers',
+  'ssl_freelist_max_len',
+  'ssl_max_send_fragment',
+  'ssl_read_ahead',
+  'send_close_notify',
+  'con_ct_wq_max',
+  'ct_wq_max',
+  'ct_wq_blk_size',
+  'tls_log',
+  'tls_debug',
+  'low_mem_threshold1',
+  'low_mem_threshold2',
+  'tls_force_run',
+  'session_cache',
+  'session_id',
+  'renegotiation',
+  'rand_engine',
+  'engine',
+  'engine_algorithms',
+]);
 
-/** `tls` parameters sipsd may gain under the same name, and why they are not mapped today. */
-const TLS_LATER: Record<string, string> = {
+/** `tls` parameters without a sipsd key of the same name, and what to use instead. */
+const TLS_ELSEWHERE: Record<string, string> = {
   send_timeout: 'obsolete since Kamailio 3.0 (ignored there); sipsd uses tls_send_timeout (ms)',
   handshake_timeout: 'obsolete since Kamailio 3.0 (ignored there); sipsd uses tls_handshake_timeout (ms)',
-  tls_disable_compression: 'TLS compression is always off in sipsd',
-  ssl_release_buffers: MEMORY,
-  ssl_freelist_max_len: MEMORY,
-  ssl_max_send_fragment: MEMORY,
-  ssl_read_ahead: MEMORY,
-  low_mem_threshold1: MEMORY,
-  low_mem_threshold2: MEMORY,
-  send_close_notify: 'sipsd always sends close_notify when it closes a TLS connection',
-  con_ct_wq_max: QUEUES,
-  ct_wq_max: QUEUES,
-  ct_wq_blk_size: QUEUES,
-  tls_log: 'sipsd logs TLS events at the global log_level',
-  tls_debug: 'sipsd logs TLS events at the global log_level',
-  tls_force_run: "Kamailio's OpenSSL version checks do not apply",
-  session_cache: 'TLS session resumption is not configurable yet',
-  session_id: 'TLS session resumption is not configurable yet',
-  renegotiation: 'sipsd never allows TLS renegotiation',
   xavp_cfg: 'select client domains with client_tls_domain_avp (name or server_id) or client_sip_domain_avp',
-  event_callback: 'KEMI callbacks: use the TypeScript routing script',
-  rand_engine: 'Node uses OpenSSL random numbers; nothing to choose',
-  engine: ENGINE,
-  engine_config: ENGINE,
-  engine_algorithms: ENGINE,
+  event_callback:
+    'KEMI callbacks: use the TypeScript routing script (tlsConnectionOut for tls:connection-out)',
 };
 
 /** Compatibility markers at the top of a kamailio.cfg. */
@@ -176,9 +175,6 @@ export function importKamailio(text: string, file: string, opts: ImportOptions =
   };
 
   const tls = (param: string, value: string | number, where: Where): void => {
-    if (param === 'private_key' && String(value).startsWith('/engine:')) {
-      return draft.unmapped(where, 'private keys in an HSM (OpenSSL engines) are not supported');
-    }
     if (param in TLS_FIELDS) {
       profileParams.push({ param, value, where });
       return;
@@ -192,9 +188,13 @@ export function importKamailio(text: string, file: string, opts: ImportOptions =
         draft.note(where, 'Kamailio applies it to TLS connections only; sipsd to TCP and TLS');
         draft.setTop('connection_timeout', toInt(value) ?? value, where);
         return;
+      case 'engine_config':
+        draft.setTop('engine_config', resolvePath(String(value), where), where);
+        return;
       default: {
-        const reason = TLS_LATER[param];
-        if (reason) draft.passthrough(param, value, where, reason);
+        const elsewhere = TLS_ELSEWHERE[param];
+        if (elsewhere) draft.unmapped(where, elsewhere);
+        else if (TLS_GLOBALS.has(param)) draft.setTop(param, value, where);
         else draft.unmapped(where, `the tls module has no parameter "${param}"`);
       }
     }

@@ -82,17 +82,15 @@ const OPENSER_TLS: Record<string, { field: Field; role?: Role }> = {
   tls_require_client_certificate: { field: 'require_cert', role: 'server' },
 };
 
-/** proto_tls parameters sipsd may gain under the same name, and why they are not mapped today. */
-const PROTO_TLS_LATER: Record<string, string> = {
-  cert_check_on_conn_reusage: 'sipsd does not compare TLS domains when it reuses a connection yet',
-  trace_destination: 'HEP tracing of TLS connections is not available yet',
-  trace_on: 'HEP tracing of TLS connections is not available yet',
-  trace_filter_route: 'HEP tracing of TLS connections is not available yet',
-  tls_async: "sipsd's TLS connects and writes never block; nothing to set",
-  tls_async_max_postponed_chunks: 'writes are bounded by tls_send_timeout instead of a chunk count',
-  tls_async_local_connect_timeout: "sipsd's TLS connects never block; see tcp_connect_timeout",
-  tls_async_handshake_timeout: "sipsd's TLS handshakes never block; see tls_handshake_timeout",
-};
+/** proto_tls parameters sipsd takes under the same name (docs/configuration.md, docs/tracing.md). */
+const PROTO_TLS_SAME = new Set([
+  'cert_check_on_conn_reusage',
+  'trace_on',
+  'tls_async',
+  'tls_async_max_postponed_chunks',
+  'tls_async_local_connect_timeout',
+  'tls_async_handshake_timeout',
+]);
 
 const BUILTIN = new Set(['proto_udp', 'proto_tcp', 'proto_tls', 'tls_mgm', 'tls_openssl', 'tls_wolfssl']);
 
@@ -238,11 +236,20 @@ export function importOpensips(text: string, file: string, opts: ImportOptions =
         v2 = true;
         draft.setTop('client_tls_domain_avp', String(value), where);
         return;
-      default: {
-        const reason = PROTO_TLS_LATER[param];
-        if (reason) draft.passthrough(param, value, where, reason);
+      case 'trace_destination':
+        // The name of a proto_hep hep_id, which may come later: resolved at the end.
+        traceDestination = { name: String(value), where };
+        return;
+      case 'trace_filter_route':
+        draft.note(
+          where,
+          `a route of opensips.cfg: sipsd calls the function "${String(value)}" of the routing script`,
+        );
+        draft.setTop(param, String(value), where);
+        return;
+      default:
+        if (PROTO_TLS_SAME.has(param)) draft.setTop(param, value, where);
         else draft.unmapped(where, `proto_tls has no parameter "${param}"`);
-      }
     }
   };
 
@@ -267,16 +274,31 @@ export function importOpensips(text: string, file: string, opts: ImportOptions =
     }
     return true;
   };
+  let traceDestination: { name: string; where: Where } | undefined;
+  const hepIds = new Map<string, { value: string; where: Where }>();
   walk(readStatements(tokenize(text, { directives: false }), source), draft, {
     assign: core,
     modparam: (module, param, value, where) => {
       if (module === 'tls_mgm') tlsMgm(param, value, where);
       else if (module === 'proto_tls') protoTls(param, value, where);
+      else if (module === 'proto_hep' && (param === 'hep_id' || param === 'trace_destination'))
+        hepIds.set(/^\s*\[([^\]]+)\]/.exec(String(value))?.[1] ?? '', { value: String(value), where });
       else draft.unmapped(where, `module "${module}" is not part of sipsd; its parameters are not imported`);
     },
     loadmodule: (name) => BUILTIN.has(name),
     block,
   });
+
+  if (traceDestination) {
+    // proto_hep's hep_id "[name]host:port;transport=...": trace_destination takes it whole.
+    const hep = hepIds.get(traceDestination.name);
+    if (hep) draft.setTop('trace_destination', hep.value, hep.where);
+    else
+      draft.unmapped(
+        traceDestination.where,
+        `no proto_hep hep_id is named "${traceDestination.name}": set trace_destination to the collector's [udp:|tcp:]host:port`,
+      );
+  }
 
   // [dom] parameters may come before or after the domain's definition: apply them at the end.
   for (const p of pending) {
