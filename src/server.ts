@@ -15,12 +15,22 @@ import { TlsManager } from './tls/manager.js';
 import { registerTlsCommands } from './tls/mgmt-commands.js';
 import { tlsSources } from './tls/sources/index.js';
 import { parseListen, type ListenSpec } from './transport/listen-spec.js';
-import { TransportLayer, type BoundListener } from './transport/transport-layer.js';
+import { TransportLayer, type BoundListener, type TransportSettings } from './transport/transport-layer.js';
+import { memoryThresholds } from './transport/memory-guard.js';
+import type { SessionSettings } from './tls/session-cache.js';
 import { registerTransportCommands } from './transport/mgmt-commands.js';
+import { registerTraceCommands, startTracing } from './trace/index.js';
+import { createMetrics } from './metrics/index.js';
+import { compatNotices, tlsDebugObserver, withTlsConfigAlias } from './tls/compat-params.js';
+import { activateEngine } from './tls/engine.js';
 
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+/** Node's own session lifetime; sessions beyond the cap push out the oldest. */
+const SESSION_LIFETIME_SECONDS = 300;
+const SESSION_CACHE_ENTRIES = 10_000;
 
 export interface RunningServer {
   readonly transport: TransportLayer;
@@ -56,12 +66,55 @@ function splitHostPort(text: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
+export function transportSettings(config: SipsdConfig): TransportSettings {
+  return {
+    listen: listenSpecs(config),
+    limits: sipLimits(config),
+    maxChunks: config.tls_max_msg_chunks,
+    crlfPingPong: config.tls_crlf_pingpong,
+    crlfDrop: config.tls_crlf_drop,
+    idleTimeoutMs: config.connection_timeout < 0 ? undefined : config.connection_timeout * 1000,
+    messageTimeoutMs: config.tcp_max_msg_time * 1000,
+    sendTimeoutMs: config.tls_send_timeout,
+    handshakeTimeoutMs: config.tls_handshake_timeout,
+    connectTimeoutMs: config.tcp_connect_timeout,
+    tlsConnectTimeoutMs: config.tls_async_local_connect_timeout,
+    maxPostponedMessages: config.tls_async_max_postponed_chunks,
+    connectionQueueMaxBytes: config.con_ct_wq_max,
+    totalQueueMaxBytes: config.ct_wq_max,
+    closeNotify: config.send_close_notify,
+    reuseOnlySameDomain: config.cert_check_on_conn_reusage || config.tls_connection_match_domain,
+    renegotiation: config.renegotiation,
+    maxSendFragment: config.ssl_max_send_fragment === -1 ? undefined : config.ssl_max_send_fragment,
+    memory: memoryThresholds(config.low_mem_threshold1, config.low_mem_threshold2),
+    tlsLogLevel: config.tls_log,
+    disableTls: config.disable_tls,
+  };
+}
+
+/** Session resumption settings every server domain's context is built with. */
+export function sessionSettings(config: SipsdConfig): SessionSettings {
+  return {
+    cache: config.session_cache,
+    idContext: config.session_id,
+    tickets: config.session_tickets,
+    lifetimeSeconds: SESSION_LIFETIME_SECONDS,
+    maxEntries: SESSION_CACHE_ENTRIES,
+  };
+}
+
 /** The TLS manager for a configuration, loaded; throws with every broken domain named. */
 export async function loadTls(config: SipsdConfig, configFile: string, log: Logger): Promise<TlsManager> {
+  const tlsLog = log.child({ layer: 'tls' });
+  // Kamailio's global tls parameters: the engine must be up before a domain with an engine key is
+  // built, and parameters without a meaning here are named, never silently ignored.
+  for (const note of await activateEngine(config, { baseDir: dirname(configFile) })) tlsLog.info(note);
+  for (const notice of compatNotices(config)) tlsLog.warn(notice);
   const tls = new TlsManager(
-    tlsSources(config, configFile),
+    tlsSources(withTlsConfigAlias(config, configFile), configFile),
     dirname(configFile),
-    log.child({ layer: 'tls' }),
+    tlsLog,
+    { session: sessionSettings(config) },
   );
   await tls.load();
   return tls;
@@ -73,29 +126,20 @@ export async function startServer(
   configFile: string,
   log: Logger,
 ): Promise<RunningServer> {
+  config = withTlsConfigAlias(config, configFile);
   const tls = await loadTls(config, configFile, log);
   const script: Script = config.script ? await loadScript(config.script) : defaultScript;
   const limits = sipLimits(config);
   const listen = listenSpecs(config);
-  if (listen.some((l) => l.proto === 'tls') && !tls.snapshot.hasServerDomain) {
+  if (!config.disable_tls && listen.some((l) => l.proto === 'tls') && !tls.snapshot.hasServerDomain) {
     throw new Error('a tls listen entry needs a TLS server domain: add one under tls_domains (type: server)');
   }
-  const transport = new TransportLayer(
-    {
-      listen,
-      limits,
-      maxChunks: config.tls_max_msg_chunks,
-      crlfPingPong: config.tls_crlf_pingpong,
-      crlfDrop: config.tls_crlf_drop,
-      idleTimeoutMs: config.connection_timeout < 0 ? undefined : config.connection_timeout * 1000,
-      messageTimeoutMs: config.tcp_max_msg_time * 1000,
-      sendTimeoutMs: config.tls_send_timeout,
-      handshakeTimeoutMs: config.tls_handshake_timeout,
-      connectTimeoutMs: config.tcp_connect_timeout,
-    },
-    tls,
-    log.child({ layer: 'transport' }),
-  );
+  const transport = new TransportLayer(transportSettings(config), tls, log.child({ layer: 'transport' }));
+  if (config.tls_debug !== undefined) {
+    transport.observe(tlsDebugObserver(log.child({ layer: 'tls' }), config.tls_debug));
+  }
+  // Observing from before the first connection, served by the management interface.
+  const metrics = config.mi.enabled ? createMetrics({ transport, tls }) : undefined;
   const router = new Router(
     transport,
     script,
@@ -107,6 +151,8 @@ export async function startServer(
     },
     log.child({ layer: 'router' }),
   );
+  transport.setConnectionHooks(router.connectionHooks());
+  const tracing = startTracing(config, script, transport, log.child({ layer: 'trace' }));
   await transport.start((inbound) => router.handle(inbound));
 
   let mgmt: MgmtServer | undefined;
@@ -123,6 +169,7 @@ export async function startServer(
       });
       registerTransportCommands(registry, transport);
       registerTlsCommands(registry, tls, transport, config);
+      registerTraceCommands(registry, tracing);
       const { host, port } = splitHostPort(config.mi.listen);
       mgmt = await startMgmtServer({
         host,
@@ -131,6 +178,7 @@ export async function startServer(
         allowRemote: config.mi.allow_remote,
         registry,
         log: log.child({ layer: 'mgmt' }),
+        ...(metrics && { metrics: () => metrics.text() }),
       });
     }
   } catch (err) {
@@ -147,7 +195,9 @@ export async function startServer(
     scriptName: config.script ?? defaultScript.name ?? 'default',
     async stop() {
       await mgmt?.close();
+      metrics?.close();
       await transport.stop();
+      await tracing.stop();
       await tls.close();
     },
   };

@@ -133,6 +133,14 @@ export function validateConfigText(text: string, file: string): ConfigLoad {
   }
   const config = resolvePaths(parsed.data, dirname(resolve(file)));
   const semantic = checkSemantics(config, file, doc, counter);
+  const portAlias = tlsPortAlias(config, raw);
+  if (portAlias)
+    semantic.push({
+      file,
+      line: lineOf(doc, counter, ['tls_port_no']),
+      key: 'tls_port_no',
+      message: portAlias,
+    });
   return semantic.length > 0 ? { ok: false, problems: semantic } : { ok: true, config, file: resolve(file) };
 }
 
@@ -144,6 +152,16 @@ function resolvePaths(config: SipsdConfig, base: string): SipsdConfig {
     ...(config.script === undefined ? {} : { script: abs(config.script) }),
     ...(config.tls_config === undefined ? {} : { tls_config: abs(config.tls_config) }),
   };
+}
+
+/** Kamailio's tls_port_no stands for tls_port; both at once must agree. Returns the problem, if any. */
+function tlsPortAlias(config: SipsdConfig, raw: unknown): string | undefined {
+  if (config.tls_port_no === undefined) return undefined;
+  const explicit = typeof raw === 'object' && raw !== null && 'tls_port' in raw;
+  if (explicit && config.tls_port !== config.tls_port_no)
+    return `tls_port_no ${config.tls_port_no} contradicts tls_port ${config.tls_port}: keep one of them`;
+  config.tls_port = config.tls_port_no;
+  return undefined;
 }
 
 /** Rules that span several keys. */

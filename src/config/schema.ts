@@ -3,20 +3,12 @@
 import { z } from 'zod';
 import { PROTOS, parseListen } from '../transport/listen-spec.js';
 import { DEFAULT_SIP_LIMITS } from '../sip/limits.js';
-import { flag, tlsDomainInputSchema } from '../tls/domain.js';
+import { tlsDomainInputSchema } from '../tls/domain.js';
+import { flag, int, path, port } from './fields.js';
+import { tlsTransportShape } from './tls-transport.js';
 import { dbConfigShape } from '../db/config.js';
 import { traceConfigShape } from '../trace/config.js';
 import { kamailioCompatShape } from '../tls/compat-params.js';
-
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .number({ error: 'expected a number' })
-    .int({ error: 'expected a whole number' })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
-
-const port = int(0, 65535);
-const path = z.string().min(1, { error: 'expected a file path' });
 
 const mgmtSchema = z.strictObject({
   /** `ip:port` of the JSON-RPC/HTTP management interface; loopback unless allow_remote is set. */
@@ -68,6 +60,9 @@ export const configSchema = z.strictObject({
   max_headers: int(8, 10_000).default(DEFAULT_SIP_LIMITS.maxHeaders),
   /** Longest header line accepted, in bytes. */
   max_line_length: int(128, 1024 * 1024).default(DEFAULT_SIP_LIMITS.maxLineLength),
+
+  /** Write queues, connection reuse, renegotiation, sessions and memory guards of TLS connections. */
+  ...tlsTransportShape,
 
   /** TLS domains written in this file (kept across reloads; their files are re-read). */
   tls_domains: z.array(tlsDomainInputSchema).default([]),

@@ -3,6 +3,9 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
+/** A level messages are written at (`silent` is only a threshold). */
+export type LogLevel = Exclude<LevelWithSilent, 'silent'>;
+
 export interface LogOptions {
   level: LevelWithSilent;
   /** Write to this file descriptor instead of stdout (tests use a pipe). */

@@ -11,7 +11,8 @@ import {
   type SipResponse,
 } from '../sip/index.js';
 import { normalizeAddress } from '../transport/connection.js';
-import type { TransportLayer } from '../transport/transport-layer.js';
+import type { ConnectionHooks, NewTlsConnection, TransportLayer } from '../transport/transport-layer.js';
+import { ConnectionContext } from './connection-context.js';
 import type { Inbound } from '../transport/types.js';
 import { MessageContext, ReplyContext, RequestContext, type ContextServices } from './context.js';
 import { coreVariables } from './core-variables.js';
@@ -50,6 +51,21 @@ export class Router {
 
   setScript(script: Script): void {
     this.script = script;
+  }
+
+  /** The script's TLS connection hooks, for the transport; a hook that throws drops the connection. */
+  connectionHooks(): ConnectionHooks {
+    const run = async (hook: 'tlsConnectionIn' | 'tlsConnectionOut', conn: NewTlsConnection) => {
+      const fn = this.script[hook];
+      if (!fn) return true;
+      const ctx = new ConnectionContext(conn, this.log);
+      await fn.call(this.script, ctx);
+      return !ctx.isDropped;
+    };
+    return {
+      tlsIn: (conn) => run('tlsConnectionIn', conn),
+      tlsOut: (conn) => run('tlsConnectionOut', conn),
+    };
   }
 
   /** Entry point for every framed message; never throws. */

@@ -5,7 +5,7 @@
 // which setting of which domain is wrong. Handshakes never fail on policy inside OpenSSL
 // (rejectUnauthorized is off): the verdict is reached in `inspect`, so it is classified and
 // explained the same way on both sides.
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants, createPrivateKey, type KeyObject } from 'node:crypto';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Inspection } from './provider.js';
 import { CrlIndex } from './crl-check.js';
@@ -22,9 +22,17 @@ import {
   type PemBlock,
   type Source,
 } from './pem-files.js';
+import { checkEngineKey, isEngineKey, redactEngineKey, type EngineKeyOptions } from './engine.js';
+import { attachSessionCache, sessionIdContext, type SessionSettings } from './session-cache.js';
 import { classifyPeer, refusalFor, type VerificationRules } from './verification.js';
 
 export { TlsDomainError } from './domain-error.js';
+
+/** Settings of the whole TLS layer that shape every domain's context. */
+export interface BuildOptions {
+  /** Server domains: session resumption; none when absent. */
+  session?: SessionSettings;
+}
 
 export interface BuiltDomain {
   domain: TlsDomain;
@@ -44,7 +52,8 @@ export interface BuiltDomain {
 
 interface Identity {
   chain: X509Certificate[];
-  keyPem: string;
+  /** Secure-context options for the key: a PEM (with its passphrase) or a key held by the engine. */
+  key: { key: string; passphrase: string | undefined } | EngineKeyOptions;
 }
 
 /** OpenSSL error strings end with the useful part: "error:0A0000B9:SSL routines::no cipher match". */
@@ -95,6 +104,35 @@ async function loadIdentity(domain: TlsDomain, report: DomainReporter): Promise<
   const leaf = chain[0];
   if (!leaf) return report.fail('certificate', certSource.origin, NO_CERTIFICATE);
 
+  const spec = domain.privateKey && 'file' in domain.privateKey ? domain.privateKey.file : undefined;
+  const key =
+    spec !== undefined && isEngineKey(spec)
+      ? await engineKey(chain, spec, report)
+      : { key: await pemKey(domain, certSource, leaf, report), passphrase: domain.passphrase };
+
+  const now = Date.now();
+  if (Date.parse(leaf.validTo) < now) {
+    report.warn(`certificate (${certSource.origin}): expired on ${leaf.validTo}`);
+  }
+  if (Date.parse(leaf.validFrom) > now) {
+    report.warn(`certificate (${certSource.origin}): not valid before ${leaf.validFrom}`);
+  }
+  // Peers build the chain from what is sent, in order: a misordered file fails only at their end.
+  if (chain.some((c, i) => i > 0 && !chain[i - 1]!.checkIssued(c))) {
+    report.warn(
+      `certificate (${certSource.origin}): the chain is not in order (leaf first, then each issuer)`,
+    );
+  }
+  return { chain, key };
+}
+
+/** A key in a PEM file (or the certificate file), checked against the leaf. Returns its PEM. */
+async function pemKey(
+  domain: TlsDomain,
+  certSource: Source,
+  leaf: X509Certificate,
+  report: DomainReporter,
+): Promise<string> {
   const keySource =
     (domain.privateKey ? await readSource(domain.privateKey, 'private_key', report) : undefined) ??
     certSource;
@@ -126,20 +164,20 @@ async function loadIdentity(domain: TlsDomain, report: DomainReporter): Promise<
     report.fail('private_key', keySource.origin, 'the private key does not match the certificate');
   }
 
-  const now = Date.now();
-  if (Date.parse(leaf.validTo) < now) {
-    report.warn(`certificate (${certSource.origin}): expired on ${leaf.validTo}`);
+  return keyBlock.pem;
+}
+
+/** A `/engine:` key, proven to match the chain by a signature; the PIN never reaches a message. */
+async function engineKey(
+  chain: X509Certificate[],
+  spec: string,
+  report: DomainReporter,
+): Promise<EngineKeyOptions> {
+  try {
+    return await checkEngineKey(chain.map((c) => c.toString()).join(''), spec);
+  } catch (err) {
+    return report.fail('private_key', redactEngineKey(spec), (err as Error).message);
   }
-  if (Date.parse(leaf.validFrom) > now) {
-    report.warn(`certificate (${certSource.origin}): not valid before ${leaf.validFrom}`);
-  }
-  // Peers build the chain from what is sent, in order: a misordered file fails only at their end.
-  if (chain.some((c, i) => i > 0 && !chain[i - 1]!.checkIssued(c))) {
-    report.warn(
-      `certificate (${certSource.origin}): the chain is not in order (leaf first, then each issuer)`,
-    );
-  }
-  return { chain, keyPem: keyBlock.pem };
 }
 
 /** Trusted CAs from ca_list and every PEM file of ca_dir (Node has no CApath), without duplicates. */
@@ -262,7 +300,7 @@ export async function checkDomain(domain: TlsDomain): Promise<X509Certificate | 
   return identity?.chain[0];
 }
 
-export async function buildDomain(domain: TlsDomain): Promise<BuiltDomain> {
+export async function buildDomain(domain: TlsDomain, build: BuildOptions = {}): Promise<BuiltDomain> {
   const report = reporterFor(domain);
   // One after the other, so that of several problems the first in field order is reported.
   const identity = await loadIdentity(domain, report);
@@ -283,8 +321,7 @@ export async function buildDomain(domain: TlsDomain): Promise<BuiltDomain> {
     ca: cas.length > 0 ? cas.map((c) => c.toString()) : domain.type === 'client' ? undefined : [],
     ...(identity && {
       cert: identity.chain.map((c) => c.toString()).join(''),
-      key: identity.keyPem,
-      passphrase: domain.passphrase,
+      ...identity.key,
     }),
     // Node enables CRL_CHECK | CRL_CHECK_ALL whenever `crl` is set: every certificate of the chain
     // then needs a valid CRL from its issuer, which is exactly OpenSIPS's crl_check_all.
@@ -311,19 +348,27 @@ export async function buildDomain(domain: TlsDomain): Promise<BuiltDomain> {
         domain.type === 'client' && domain.verifyServerName
           ? (expectedHost ?? socket.remoteAddress ?? '')
           : undefined;
-      const peer = classifyPeer(socket, rules, identityToCheck);
+      const { peer, certificate } = classifyPeer(socket, rules, identityToCheck);
       const refusal = refusalFor(domain.type, domain.verify, peer);
-      return refusal === undefined ? { peer } : { peer, refusal };
+      return refusal === undefined ? { peer, certificate } : { peer, certificate, refusal };
     },
   };
 
   try {
     if (domain.type === 'server') {
+      const session = build.session;
       built.acceptor = tls.createServer({
         ...options,
         requestCert: domain.verify !== 'off',
         rejectUnauthorized: false,
+        // Without tickets and without the cache no session ever resumes (Kamailio's default).
+        ...(!session?.tickets && { secureOptions: constants.SSL_OP_NO_TICKET }),
+        ...(session && {
+          sessionIdContext: sessionIdContext(session, domain.name),
+          sessionTimeout: session.lifetimeSeconds,
+        }),
       });
+      if (session?.cache) attachSessionCache(built.acceptor, session);
     } else {
       built.clientOptions = {
         secureContext: tls.createSecureContext(options),

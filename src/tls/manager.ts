@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { Endpoint } from '../transport/types.js';
 import type { TlsDomain } from './domain.js';
 import type { ClientChoice, ClientHints, ServerChoice, TlsProvider } from './provider.js';
+import type { BuildOptions } from './context.js';
 import { TlsSnapshot } from './store.js';
 
 /** One place domains come from. `read` runs at start and on every reload. */
@@ -36,6 +37,8 @@ export class TlsManager implements TlsProvider {
     /** Folder of the main config: where the built-in defaults look for tls/cert.pem and tls/ckey.pem. */
     private readonly baseDir: string,
     private readonly log: Logger,
+    /** Applied to every domain's context (session resumption). */
+    private readonly buildOptions: BuildOptions = {},
   ) {}
 
   get snapshot(): TlsSnapshot {
@@ -108,7 +111,7 @@ export class TlsManager implements TlsProvider {
     }
     let snapshot: TlsSnapshot;
     try {
-      snapshot = await TlsSnapshot.build(merged, this.baseDir, { warnings }, this.current);
+      snapshot = await TlsSnapshot.build(merged, this.baseDir, { warnings }, this.current, this.buildOptions);
     } catch (err) {
       const errors =
         err instanceof AggregateError ? err.errors.map((e: Error) => e.message) : [(err as Error).message];

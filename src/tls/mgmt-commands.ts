@@ -4,14 +4,17 @@
 import type { CommandRegistry } from '../mgmt/index.js';
 import { MgmtError, RpcCode } from '../mgmt/index.js';
 import type { SipsdConfig } from '../config/schema.js';
+import { tlsTransportShape } from '../config/tls-transport.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { PemRef, TlsDomain } from './domain.js';
+import { redactEngineKey } from './engine.js';
 import type { TlsManager } from './manager.js';
 import type { DomainSlot } from './store.js';
 
 function pemRef(ref: PemRef | undefined): string | null {
   if (!ref) return null;
-  return 'file' in ref ? ref.file : `<inline: ${ref.label}>`;
+  // An engine key's URI may carry its PIN.
+  return 'file' in ref ? redactEngineKey(ref.file) : `<inline: ${ref.label}>`;
 }
 
 function addressList(d: TlsDomain): string[] {
@@ -152,6 +155,11 @@ export function registerTlsCommands(
       tls_config: config.tls_config ?? null,
       client_tls_domain_avp: config.client_tls_domain_avp ?? null,
       client_sip_domain_avp: config.client_sip_domain_avp ?? null,
+      // Every key of the TLS transport group (write queues, reuse, sessions, memory guards).
+      ...Object.fromEntries(
+        Object.keys(tlsTransportShape).map((k) => [k, config[k as keyof SipsdConfig] ?? null]),
+      ),
+      queued_bytes: transport.queuedBytes,
     }),
   });
 }

@@ -2,12 +2,15 @@
 // which domain applies; TLS management answers from its current snapshot. A choice carries its
 // own `inspect`, bound to the domain it was made with, so a reload never changes the rules for a
 // handshake already under way.
+import type { X509Certificate } from 'node:crypto';
 import type { Server as TlsServer, ConnectionOptions, TLSSocket } from 'node:tls';
 import type { Endpoint, PeerVerification } from '../transport/types.js';
 
 /** The peer's certificate classified, plus the reason to refuse it under the domain's policy. */
 export interface Inspection {
   peer: PeerVerification;
+  /** The peer's leaf certificate, when it sent one. */
+  certificate: X509Certificate | undefined;
   refusal?: string;
 }
 
@@ -36,7 +39,13 @@ export interface ClientHints {
 }
 
 export type ClientChoice =
-  (ChosenDomain & { ok: true; options: ConnectionOptions }) | { ok: false; reason: string };
+  | (ChosenDomain & {
+      ok: true;
+      options: ConnectionOptions;
+      /** The domain's own certificate, if it has one (connection reuse compares it). */
+      certificate: X509Certificate | undefined;
+    })
+  | { ok: false; reason: string };
 
 export interface TlsProvider {
   /**

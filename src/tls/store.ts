@@ -7,7 +7,7 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Endpoint } from '../transport/types.js';
-import { buildDomain, checkDomain, TlsDomainError, type BuiltDomain } from './context.js';
+import { buildDomain, checkDomain, TlsDomainError, type BuildOptions, type BuiltDomain } from './context.js';
 import { normalizeDomain, type TlsDomain } from './domain.js';
 import { DomainIndex } from './domain-index.js';
 import type { ClientChoice, ClientHints, ServerChoice, TlsProvider } from './provider.js';
@@ -56,6 +56,7 @@ export class DomainSlot {
     /** The leaf certificate, known before the context is built (for tls_list). */
     readonly leaf: X509Certificate | undefined,
     readonly fingerprint: string | undefined,
+    private readonly options: BuildOptions,
   ) {}
 
   get built(): BuiltDomain | undefined {
@@ -65,7 +66,7 @@ export class DomainSlot {
   /** The built domain; concurrent first uses share one build, a failed build is retried next time. */
   get(): Promise<BuiltDomain> {
     if (this.builtDomain) return Promise.resolve(this.builtDomain);
-    this.pending ??= buildDomain(this.domain).then(
+    this.pending ??= buildDomain(this.domain, this.options).then(
       (b) => (this.builtDomain = b),
       (err: unknown) => {
         this.pending = undefined;
@@ -105,6 +106,7 @@ export class TlsSnapshot implements TlsProvider {
     builtinBaseDir: string,
     report: SnapshotReport,
     previous?: TlsSnapshot,
+    options: BuildOptions = {},
   ): Promise<TlsSnapshot> {
     const errors: Error[] = [];
     const slots: DomainSlot[] = [];
@@ -114,16 +116,16 @@ export class TlsSnapshot implements TlsProvider {
     for (const d of domains) {
       try {
         if (d.source.kind !== 'db') {
-          const built = await buildDomain(d);
-          slots.push(new DomainSlot(d, built, built.certificate, undefined));
+          const built = await buildDomain(d, options);
+          slots.push(new DomainSlot(d, built, built.certificate, undefined, options));
           continue;
         }
         const fp = fingerprint(d);
         const same = reusable.get(fp);
         slots.push(
           same
-            ? new DomainSlot(d, same.built, same.leaf, fp)
-            : new DomainSlot(d, undefined, await checkDomain(d), fp),
+            ? new DomainSlot(d, same.built, same.leaf, fp, options)
+            : new DomainSlot(d, undefined, await checkDomain(d), fp, options),
         );
         // A check costs about a millisecond (key parsing): let SIP traffic through every few rows.
         if (++sinceYield % 20 === 0) await new Promise((r) => setImmediate(r));
@@ -141,8 +143,8 @@ export class TlsSnapshot implements TlsProvider {
       const configured = slots.find((s) => s.domain.type === type && s.domain.name === 'default');
       if (configured) return configured;
       try {
-        const built = await buildDomain(builtinDefault(type, builtinBaseDir));
-        return new DomainSlot(built.domain, built, built.certificate, undefined);
+        const built = await buildDomain(builtinDefault(type, builtinBaseDir), options);
+        return new DomainSlot(built.domain, built, built.certificate, undefined, options);
       } catch (err) {
         // The built-in server default points at CFG_DIR/tls/cert.pem, which need not exist.
         if (!(err instanceof TlsDomainError)) throw err;
@@ -223,6 +225,7 @@ export class TlsSnapshot implements TlsProvider {
     return {
       ok: true,
       domain: built.domain.name,
+      certificate: built.certificate,
       options: { ...built.clientOptions, ...(servername ? { servername } : {}) },
       inspect: (s) => built.inspect(s, expectedHost),
     };

@@ -1,8 +1,8 @@
 // The $tls_* pseudo-variables of OpenSIPS tls_mgm, plus Kamailio's $tls_peer_server_name: what TLS
 // negotiated on the connection a message arrived on and the fields of both certificates. Derived
 // values are computed on first use and kept per connection, never per message.
-import type { MessageContext } from '../router/context.js';
 import type { PvSpec, PvValue } from '../router/pv.js';
+import type { Proto } from '../transport/listen-spec.js';
 import type { TlsSessionInfo } from '../transport/types.js';
 import {
   certificateFields,
@@ -12,7 +12,13 @@ import {
   type NameComponent,
 } from './certificate-fields.js';
 
-type Ctx = MessageContext;
+/** What the variables read: a message's context, or a connection's in the connection hooks. */
+export interface TlsVariableContext {
+  readonly proto: Proto;
+  readonly tls: TlsSessionInfo | undefined;
+}
+
+type Ctx = TlsVariableContext;
 type Side = 'peer' | 'my';
 
 /** Values derived from one connection; `null` records "no certificate" so it is not looked at again. */

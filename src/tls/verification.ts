@@ -134,7 +134,7 @@ export function classifyPeer(
   rules: VerificationRules,
   identity?: string,
   now = new Date(),
-): PeerVerification {
+): { peer: PeerVerification; certificate: X509Certificate | undefined } {
   const crls = rules.leafCrls?.size ? rules.leafCrls : undefined;
   // OpenSSL's own default depth is 100: walking the chain matters only for a stricter limit.
   const checkDepth = rules.verifyDepth < DEFAULT_VERIFY_DEPTH;
@@ -143,7 +143,7 @@ export function classifyPeer(
   // getPeerCertificate(true) without the issuers.
   const chain = crls || checkDepth ? socket.getPeerCertificate(true) : undefined;
   const cert = chain ? leafOf(chain) : socket.getPeerX509Certificate();
-  if (!cert) return { ...NOT_PRESENTED };
+  if (!cert) return { peer: { ...NOT_PRESENTED }, certificate: undefined };
 
   const leafCrl = chain && crls ? crls.check(cert, issuerCandidates(cert, chain, rules), now) : undefined;
   const code = opensslCode(socket);
@@ -165,7 +165,7 @@ export function classifyPeer(
     failed = { code: 'ERR_TLS_CERT_ALTNAME_INVALID', reason: `certificate is not valid for ${identity}` };
   }
 
-  return {
+  const peer: PeerVerification = {
     presented: true,
     verified: failed === undefined,
     revoked: leafCrl?.status === 'revoked' || code === 'CERT_REVOKED',
@@ -176,6 +176,9 @@ export function classifyPeer(
     code: failed?.code,
     reason: failed?.reason,
   };
+  // Returned so nobody asks the socket again: after getPeerCertificate(true), Node 20's
+  // getPeerX509Certificate() on a client socket answers undefined.
+  return { peer, certificate: cert };
 }
 
 /**

@@ -40,10 +40,18 @@ export class ConnectionTable {
     return this.byId.get(id);
   }
 
-  find(proto: 'tcp' | 'tls', remote: Endpoint): StreamConnection | undefined {
+  /** The newest open connection to the peer that `usable` accepts. */
+  find(
+    proto: 'tcp' | 'tls',
+    remote: Endpoint,
+    usable: (c: StreamConnection) => boolean = () => true,
+  ): StreamConnection | undefined {
     const list = this.byKey.get(connectionKey(proto, remote));
     if (!list) return undefined;
-    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.state !== 'closed') return list[i];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const c = list[i]!;
+      if (c.state !== 'closed' && usable(c)) return c;
+    }
     return undefined;
   }
 

@@ -1,5 +1,5 @@
 // One TCP or TLS connection: framing of the byte stream into SIP messages, keepalive answers, the
-// idle/message/send timers, and ordered writes (queued while an outbound connection is opening).
+// idle/message/send timers, and ordered writes with bounded queues for peers that read slowly.
 import type { Socket } from 'node:net';
 import { StreamFramer, type SipLimits } from '../sip/index.js';
 import type { ConnectionView } from './events.js';
@@ -17,13 +17,30 @@ export interface StreamSettings {
   messageTimeoutMs: number;
   /** tls_send_timeout in ms: writes must make progress within it. */
   sendTimeoutMs: number;
+  /** tls_async_max_postponed_chunks: messages waiting for a backed-up socket. */
+  maxPostponedMessages: number;
+  /** con_ct_wq_max: bytes waiting on one connection (ours plus the socket's buffer). */
+  connectionQueueMaxBytes: number;
+  /** send_close_notify: a TLS close sends close_notify; otherwise the TCP connection just ends. */
+  closeNotify: boolean;
 }
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+/**
+ * ct_wq_max: the bytes all connections together may hold back for slow peers, so that many slow
+ * peers cannot exhaust memory even when each stays under its own limit.
+ */
+export class WriteQueueBudget {
+  used = 0;
+  constructor(readonly maxBytes: number) {}
+}
+
+export type ConnectionState = 'open' | 'closed';
 
 export interface ConnectionEvents {
   onMessage(conn: StreamConnection, data: Buffer): void;
   onClose(conn: StreamConnection, reason: string): void;
+  /** A send overflowed a queue limit; the connection is closed right after. */
+  onOverflow(conn: StreamConnection, reason: string): void;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -49,7 +66,9 @@ export class StreamConnection implements ConnectionView {
   /** NSS key-log lines of the TLS session, when a tracer asked for them (see TransportLayer.observe). */
   keyLog: readonly string[] = [];
   private readonly framer: StreamFramer;
-  private readonly pending: PendingWrite[] = [];
+  /** Messages held back while the socket's own buffer is full (its 'drain' releases them). */
+  private readonly postponed: PendingWrite[] = [];
+  private postponedBytes = 0;
   private messageTimer: NodeJS.Timeout | undefined;
   private sendTimer: NodeJS.Timeout | undefined;
 
@@ -60,10 +79,10 @@ export class StreamConnection implements ConnectionView {
     public local: Endpoint,
     readonly remote: Endpoint,
     private readonly settings: StreamSettings,
+    private readonly budget: WriteQueueBudget,
     private readonly events: ConnectionEvents,
-    state: ConnectionState,
   ) {
-    this.state = state;
+    this.state = 'open';
     this.framer = new StreamFramer({
       limits: settings.limits,
       maxChunks: settings.maxChunks,
@@ -71,41 +90,99 @@ export class StreamConnection implements ConnectionView {
       crlfDrop: settings.crlfDrop,
     });
     socket.setNoDelay(true);
-    socket.on('error', (err) => this.destroy(`socket error: ${err.message}`));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.destroy(
+        err.code === 'ERR_TLS_RENEGOTIATION_DISABLED'
+          ? 'client-initiated renegotiation refused (renegotiation is off)'
+          : `socket error: ${err.message}`,
+      ),
+    );
     socket.on('close', () => this.destroy(this.closeReason ?? 'closed by peer'));
     socket.on('end', () => this.close('peer closed its side'));
-    if (state === 'open') this.startReading();
+    socket.on('drain', () => this.flushPostponed());
+    this.startReading();
   }
 
   get key(): string {
     return connectionKey(this.proto, this.remote);
   }
 
-  /** Called by the connector once an outbound connection (and its handshake) is up. */
-  markOpen(local: Endpoint): void {
-    if (this.state !== 'connecting') return;
-    this.state = 'open';
-    this.local = local;
-    this.startReading();
-    for (const w of this.pending.splice(0)) this.write(w);
+  /** Bytes accepted for this peer and not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.postponedBytes + this.socket.writableLength;
   }
 
-  /** Sends one message; resolves once handed to the socket, rejects if the connection fails. */
+  get postponedMessages(): number {
+    return this.postponed.length;
+  }
+
+  /**
+   * Sends one message, in order with the others; resolves once the kernel has it. A socket whose
+   * buffer is full postpones the message; past a queue limit the send fails and the connection,
+   * now known to be broken for this peer, is closed.
+   */
   send(data: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       const w = { data, resolve, reject };
-      if (this.state === 'closed') reject(new Error(`connection ${this.id} is closed`));
-      else if (this.state === 'connecting') this.pending.push(w);
-      else this.write(w);
+      if (this.state === 'closed') return reject(new Error(`connection ${this.id} is closed`));
+      if (this.postponed.length === 0 && !this.socket.writableNeedDrain) return this.write(w);
+      const overflow = this.overflowFor(data.length);
+      if (overflow) {
+        reject(new Error(`connection ${this.id} to ${this.peerName}: ${overflow}`));
+        this.events.onOverflow(this, overflow);
+        return this.destroy(overflow);
+      }
+      this.postponed.push(w);
+      this.postponedBytes += data.length;
+      this.budget.used += data.length;
+      this.watchProgress();
     });
+  }
+
+  private get peerName(): string {
+    return `${this.remote.address}:${this.remote.port}`;
+  }
+
+  private overflowFor(bytes: number): string | undefined {
+    const s = this.settings;
+    if (this.postponed.length >= s.maxPostponedMessages)
+      return `${this.postponed.length} messages already wait to be written (tls_async_max_postponed_chunks)`;
+    if (this.queuedBytes + bytes > s.connectionQueueMaxBytes)
+      return `${this.queuedBytes + bytes} bytes would wait on the connection, over con_ct_wq_max ${s.connectionQueueMaxBytes}`;
+    if (this.budget.used + bytes > this.budget.maxBytes)
+      return `${this.budget.used + bytes} bytes would wait over all connections, over ct_wq_max ${this.budget.maxBytes}`;
+    return undefined;
+  }
+
+  private flushPostponed(): void {
+    while (this.postponed.length > 0 && !this.socket.writableNeedDrain && this.state === 'open') {
+      const w = this.postponed.shift()!;
+      this.release(w.data.length);
+      this.write(w);
+    }
+  }
+
+  private release(bytes: number): void {
+    this.postponedBytes -= bytes;
+    this.budget.used -= bytes;
   }
 
   /** Graceful close: finish pending writes, then FIN (TLS close_notify is up to the socket). */
   close(reason: string): void {
     if (this.state === 'closed') return;
     this.closeReason ??= reason;
-    if (this.state === 'connecting') return this.destroy(reason);
-    this.socket.end();
+    // What waits for a slow peer still gets its chance, ahead of the FIN.
+    for (const w of this.postponed.splice(0)) {
+      this.release(w.data.length);
+      this.write(w);
+    }
+    if (this.proto === 'tls' && !this.settings.closeNotify) {
+      // Ending a TLS socket sends close_notify; destroying it once flushed sends only the FIN.
+      if (this.socket.writableLength === 0) return this.destroy(reason);
+      this.socket.once('drain', () => this.destroy(reason));
+    } else {
+      this.socket.end();
+    }
     // A peer that never acknowledges our FIN must not hold the socket forever.
     setTimeout(() => this.destroy(reason), 2000).unref();
   }
@@ -119,7 +196,10 @@ export class StreamConnection implements ConnectionView {
     const err = new Error(
       `connection ${this.id} to ${this.remote.address}:${this.remote.port} closed: ${reason}`,
     );
-    for (const w of this.pending.splice(0)) w.reject(err);
+    for (const w of this.postponed.splice(0)) {
+      this.release(w.data.length);
+      w.reject(err);
+    }
     this.socket.destroy();
     this.events.onClose(this, this.closeReason);
   }
@@ -165,13 +245,13 @@ export class StreamConnection implements ConnectionView {
    * peer that stops reading is cut off instead of growing memory and holding messages for others.
    */
   private watchProgress(): void {
-    if (this.sendTimer || this.socket.writableLength === 0) return;
+    if (this.sendTimer || this.queuedBytes === 0) return;
     const flushed = () => this.socket.bytesWritten - this.socket.writableLength;
     let before = flushed();
     const ms = this.settings.sendTimeoutMs;
     const check = () => {
       this.sendTimer = undefined;
-      if (this.state === 'closed' || this.socket.writableLength === 0) return;
+      if (this.state === 'closed' || this.queuedBytes === 0) return;
       const now = flushed();
       if (now === before) return this.destroy(`send made no progress for ${ms} ms (tls_send_timeout)`);
       before = now;

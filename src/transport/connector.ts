@@ -4,6 +4,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { ClientChoice } from '../tls/provider.js';
 import { sessionInfo } from './tls-accept.js';
+import { ConnectionError } from './connection-error.js';
 import type { Endpoint, TlsSessionInfo } from './types.js';
 
 export interface Connected {
@@ -46,12 +47,16 @@ export async function openTcp(
   connectTimeoutMs: number,
 ): Promise<Connected> {
   const socket = netConnect({ host: remote.address, port: remote.port, localAddress });
-  await withDeadline(
-    connectTimeoutMs,
-    `TCP connect to ${remote.address}:${remote.port}`,
-    socket,
-    once(socket, 'connect', () => undefined),
-  );
+  try {
+    await withDeadline(
+      connectTimeoutMs,
+      `TCP connect to ${remote.address}:${remote.port}`,
+      socket,
+      once(socket, 'connect', () => undefined),
+    );
+  } catch (err) {
+    throw new ConnectionError((err as Error).message, 'connect');
+  }
   return { socket, local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 } };
 }
 
@@ -68,6 +73,7 @@ export async function openTls(
   choice: Extract<ClientChoice, { ok: true }>,
   { connectTimeoutMs, handshakeTimeoutMs, keyLog }: TlsConnectOptions,
 ): Promise<Connected> {
+  const what = `TLS to ${remote.address}:${remote.port} (client domain "${choice.domain}")`;
   const tcp = await openTcp(remote, localAddress, connectTimeoutMs);
   const socket: TLSSocket = tlsConnect({ ...choice.options, socket: tcp.socket, host: remote.address });
   if (keyLog) socket.on('keylog', (line: Buffer) => keyLog.push(line.toString('latin1').trimEnd()));
@@ -81,18 +87,17 @@ export async function openTls(
   } catch (err) {
     socket.destroy();
     tcp.socket.destroy();
-    throw new Error(
-      `TLS to ${remote.address}:${remote.port} (client domain "${choice.domain}"): ${(err as Error).message}`,
-    );
+    throw new ConnectionError(`${what}: ${(err as Error).message}`, 'handshake', choice.domain);
   }
-  const { peer, refusal } = choice.inspect(socket);
+  const inspection = choice.inspect(socket);
+  const { refusal } = inspection;
   if (refusal) {
     socket.destroy();
-    throw new Error(`TLS to ${remote.address}:${remote.port} (client domain "${choice.domain}"): ${refusal}`);
+    throw new ConnectionError(`${what}: ${refusal}`, 'verification', choice.domain, inspection.peer);
   }
   return {
     socket,
     local: tcp.local,
-    tls: sessionInfo(socket, choice.domain, choice.options.servername, peer),
+    tls: sessionInfo(socket, choice.domain, choice.options.servername, inspection),
   };
 }

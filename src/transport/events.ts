@@ -2,7 +2,8 @@
 // not on the data path (HEP tracing, metrics, logs). Observers are called synchronously and must
 // not throw; a throwing observer is logged and the data path goes on.
 import type { Proto } from './listen-spec.js';
-import type { Endpoint, TlsSessionInfo } from './types.js';
+import type { FailureStage } from './connection-error.js';
+import type { Endpoint, PeerVerification, TlsSessionInfo } from './types.js';
 
 /** A TCP/TLS connection as observers see it. */
 export interface ConnectionView {
@@ -28,6 +29,9 @@ export interface ConnectionFailure {
   /** The TLS domain chosen before the failure, when one was. */
   domain: string | undefined;
   reason: string;
+  /** Where it failed; `verification` failures carry the peer's certificate as classified. */
+  stage: FailureStage;
+  peer: PeerVerification | undefined;
 }
 
 /** A message as it crossed a socket (UDP datagrams have no connection). */

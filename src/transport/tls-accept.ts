@@ -3,8 +3,9 @@
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { readClientHello, MAX_CLIENT_HELLO } from '../tls/client-hello.js';
-import type { ServerChoice, TlsProvider } from '../tls/provider.js';
-import type { Endpoint, PeerVerification, TlsSessionInfo } from './types.js';
+import type { Inspection, ServerChoice, TlsProvider } from '../tls/provider.js';
+import { ConnectionError } from './connection-error.js';
+import type { Endpoint, TlsSessionInfo } from './types.js';
 
 export interface AcceptedTls {
   socket: TLSSocket;
@@ -87,14 +88,14 @@ export async function acceptTls(
   const choice = await provider.serverFor(local, serverName);
   if (!choice.ok) {
     if (choice.alert !== undefined) sendAlert(raw, choice.alert);
-    throw new Error(choice.reason);
+    throw new ConnectionError(choice.reason, 'domain');
   }
   const keyLog: string[] = [];
   try {
     return await handshake(raw, choice, serverName, options.keyLog ? keyLog : undefined);
   } catch (err) {
-    // Observers learn which domain the failed handshake ran under.
-    throw Object.assign(err as Error, { domain: choice.domain });
+    if (err instanceof ConnectionError) throw err;
+    throw new ConnectionError((err as Error).message, 'handshake', choice.domain);
   }
 }
 
@@ -121,12 +122,13 @@ async function handshake(
     raw.on('close', onClose);
     choice.acceptor.emit('connection', raw);
   });
-  const { peer, refusal } = choice.inspect(socket);
+  const inspection = choice.inspect(socket);
+  const { refusal } = inspection;
   if (refusal) {
     socket.destroy();
-    throw new Error(refusal);
+    throw new ConnectionError(refusal, 'verification', choice.domain, inspection.peer);
   }
-  return { socket, info: sessionInfo(socket, choice.domain, serverName, peer), keyLog: keyLog ?? [] };
+  return { socket, info: sessionInfo(socket, choice.domain, serverName, inspection), keyLog: keyLog ?? [] };
 }
 
 /**
@@ -142,7 +144,7 @@ export function sessionInfo(
   socket: TLSSocket,
   domain: string,
   serverName: string | undefined,
-  peer: PeerVerification,
+  { peer, certificate }: Inspection,
 ): TlsSessionInfo {
   const cipher = socket.getCipher();
   return {
@@ -152,7 +154,7 @@ export function sessionInfo(
     cipher: cipher.name,
     cipherBits: cipherBits(cipher.standardName ?? cipher.name),
     peer,
-    peerCertificate: socket.getPeerX509Certificate(),
+    peerCertificate: certificate,
     localCertificate: socket.getX509Certificate(),
   };
 }

@@ -2,13 +2,17 @@
 // connection table, and hands framed messages up. It knows nothing about routing.
 import { createServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
-import type { TlsProvider } from '../tls/provider.js';
+import type { TLSSocket } from 'node:tls';
+import type { LogLevel } from '../log/logger.js';
+import type { ClientChoice, TlsProvider } from '../tls/provider.js';
 import { ConnectionTable } from './connection-table.js';
-import { StreamConnection, normalizeAddress, type StreamSettings } from './connection.js';
+import { StreamConnection, WriteQueueBudget, normalizeAddress, type StreamSettings } from './connection.js';
+import { MemoryGuard, type MemoryThresholds } from './memory-guard.js';
 import { openTcp, openTls, type Connected } from './connector.js';
 import { formatListen, hostPort, type ListenSpec, type Proto } from './listen-spec.js';
 import { acceptTls } from './tls-accept.js';
 import type { TransportObserver } from './events.js';
+import { ConnectionError, stageOf } from './connection-error.js';
 import type { Endpoint, Inbound, SendTarget, SentFrom, TlsSessionInfo } from './types.js';
 import { UdpListener } from './udp-listener.js';
 
@@ -18,6 +22,38 @@ export interface TransportSettings extends StreamSettings {
   handshakeTimeoutMs: number;
   /** Deadline of an outbound TCP connect (ms). */
   connectTimeoutMs: number;
+  /** tls_async_local_connect_timeout: deadline of the TCP connect under an outbound TLS connection. */
+  tlsConnectTimeoutMs: number;
+  /** ct_wq_max: bytes waiting over all connections. */
+  totalQueueMaxBytes: number;
+  /** cert_check_on_conn_reusage / tls_connection_match_domain. */
+  reuseOnlySameDomain: boolean;
+  /** Allow renegotiation on TLS connections (refused and closed otherwise). */
+  renegotiation: boolean;
+  /** ssl_max_send_fragment; undefined keeps OpenSSL's 16384. */
+  maxSendFragment: number | undefined;
+  memory: MemoryThresholds;
+  /** tls_log: the level TLS connection events are logged at. */
+  tlsLogLevel: LogLevel;
+  /** disable_tls: tls listen entries are skipped and outbound TLS fails. */
+  disableTls: boolean;
+}
+
+/** A TLS connection about to be used, as the connection hooks see it. */
+export interface NewTlsConnection {
+  direction: 'in' | 'out';
+  local: Endpoint;
+  remote: Endpoint;
+  tls: TlsSessionInfo;
+}
+
+/**
+ * Script hooks run once a TLS handshake is done and before the connection carries any data
+ * (Kamailio event_route[tls:connection-out], plus its inbound twin); false drops the connection.
+ */
+export interface ConnectionHooks {
+  tlsIn?(conn: NewTlsConnection): boolean | Promise<boolean>;
+  tlsOut?(conn: NewTlsConnection): boolean | Promise<boolean>;
 }
 
 interface StreamListener {
@@ -33,6 +69,9 @@ export interface BoundListener {
   /** `proto:ip:port` as an operator writes it. */
   name: string;
 }
+
+/** A client domain that was found (the failures are thrown as errors here). */
+type ClientDomain = Extract<ClientChoice, { ok: true }>;
 
 const familyOf = (address: string): 4 | 6 => (isIP(address) === 6 ? 6 : 4);
 const isWildcard = (address: string) => address === '0.0.0.0' || address === '::';
@@ -50,12 +89,32 @@ export class TransportLayer {
   private readonly observers = new Set<TransportObserver>();
   /** Observers that want each TLS session's key log (collecting it costs a little per handshake). */
   private keyLogConsumers = 0;
+  private readonly budget: WriteQueueBudget;
+  private readonly memory: MemoryGuard;
+  private hooks: ConnectionHooks = {};
 
   constructor(
     private readonly settings: TransportSettings,
     private readonly tls: TlsProvider,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.budget = new WriteQueueBudget(settings.totalQueueMaxBytes);
+    this.memory = new MemoryGuard(settings.memory);
+  }
+
+  /** Bytes held back for slow peers over all connections (ct_wq_max counts these). */
+  get queuedBytes(): number {
+    return this.budget.used;
+  }
+
+  setConnectionHooks(hooks: ConnectionHooks): void {
+    this.hooks = hooks;
+  }
+
+  /** Logs a TLS connection event at the tls_log level. */
+  private tlsLog(fields: object, message: string): void {
+    this.log[this.settings.tlsLogLevel](fields, message);
+  }
 
   /** Where framed messages go; set by start(). */
   private onInbound: (m: Inbound) => void = () => undefined;
@@ -100,7 +159,9 @@ export class TransportLayer {
       onInbound(m);
     };
     for (const spec of this.settings.listen) {
-      if (spec.proto === 'udp') {
+      if (spec.proto === 'tls' && this.settings.disableTls) {
+        this.log.warn({ listen: formatListen(spec) }, 'TLS is disabled (disable_tls): listen entry skipped');
+      } else if (spec.proto === 'udp') {
         const l = new UdpListener(spec, this.log, this.onInbound);
         await l.start();
         this.udp.push(l);
@@ -151,6 +212,13 @@ export class TransportLayer {
       return { proto: 'udp', local: listener.local };
     }
     const conn = await this.connectionFor(target);
+    const lowMemory = conn.proto === 'tls' ? this.memory.closesEstablished() : undefined;
+    if (lowMemory) {
+      conn.destroy(lowMemory);
+      throw new Error(
+        `connection ${conn.id} to ${hostPort(conn.remote.address, conn.remote.port)}: ${lowMemory}`,
+      );
+    }
     await conn.send(data);
     this.notify('messageSent', {
       proto: conn.proto,
@@ -189,18 +257,43 @@ export class TransportLayer {
       if (conn && conn.state !== 'closed') return conn;
     }
     const remote = { address: normalizeAddress(target.address), port: target.port };
-    const existing = this.connections.find(proto, remote);
+    let choice: ClientDomain | undefined;
+    let reusable: (c: StreamConnection) => boolean = () => true;
+    if (proto === 'tls' && this.settings.reuseOnlySameDomain) {
+      // The domain must be chosen before looking for a connection to reuse (OpenSIPS
+      // cert_check_on_conn_reusage); accepted connections match whatever is chosen.
+      choice = await this.clientChoice(remote, target);
+      const wanted = choice;
+      reusable = (c) => c.direction === 'in' || sameClientDomain(c.tls, wanted);
+    }
+    const existing = this.connections.find(proto, remote, reusable);
     if (existing) return existing;
-    const key = `${proto}|${remote.address}|${remote.port}`;
+    const key = `${proto}|${remote.address}|${remote.port}|${choice?.domain ?? ''}`;
     let opening = this.opening.get(key);
     if (!opening) {
-      opening = this.open(proto, remote, target).finally(() => this.opening.delete(key));
+      opening = this.open(proto, remote, target, choice).finally(() => this.opening.delete(key));
       this.opening.set(key, opening);
     }
     return opening;
   }
 
-  private async open(proto: 'tcp' | 'tls', remote: Endpoint, target: SendTarget): Promise<StreamConnection> {
+  private async clientChoice(remote: Endpoint, target: SendTarget): Promise<ClientDomain> {
+    if (this.settings.disableTls) throw new ConnectionError('TLS is disabled (disable_tls)', 'domain');
+    const choice = await this.tls.clientFor(remote, {
+      domain: target.tlsDomain,
+      sipDomain: target.sipDomain,
+      hostName: target.serverName,
+    });
+    if (!choice.ok) throw new ConnectionError(choice.reason, 'domain');
+    return choice;
+  }
+
+  private async open(
+    proto: 'tcp' | 'tls',
+    remote: Endpoint,
+    target: SendTarget,
+    chosen: ClientDomain | undefined,
+  ): Promise<StreamConnection> {
     if (this.stopping) throw new Error('server is shutting down');
     const bindTo = this.localFor(proto, remote.address)?.address;
     const localAddress = bindTo && !isWildcard(bindTo) ? bindTo : undefined;
@@ -211,27 +304,64 @@ export class TransportLayer {
       if (proto === 'tcp') {
         connected = await openTcp(remote, localAddress, this.settings.connectTimeoutMs);
       } else {
-        const choice = await this.tls.clientFor(remote, {
-          domain: target.tlsDomain,
-          sipDomain: target.sipDomain,
-          hostName: target.serverName,
-        });
-        if (!choice.ok) throw new Error(choice.reason);
+        const lowMemory = this.memory.refusesNew();
+        if (lowMemory) throw new ConnectionError(lowMemory, 'low_memory');
+        const choice = chosen ?? (await this.clientChoice(remote, target));
         domain = choice.domain;
         connected = await openTls(remote, localAddress, choice, {
-          connectTimeoutMs: this.settings.connectTimeoutMs,
+          connectTimeoutMs: this.settings.tlsConnectTimeoutMs,
           handshakeTimeoutMs: this.settings.handshakeTimeoutMs,
           keyLog,
         });
+        await this.passHook('out', connected.socket, connected.local, remote, connected.tls!);
       }
     } catch (err) {
       const reason = (err as Error).message;
-      this.notify('connectionFailed', { proto, direction: 'out', local: undefined, remote, domain, reason });
+      this.notify('connectionFailed', {
+        proto,
+        direction: 'out',
+        local: undefined,
+        remote,
+        domain,
+        reason,
+        stage: stageOf(err),
+        peer: err instanceof ConnectionError ? err.peer : undefined,
+      });
       throw err;
     }
     const conn = this.adopt(proto, 'out', connected.socket, connected.local, remote, connected.tls, keyLog);
-    this.log.debug({ conn: conn.id, proto, remote, tls: conn.tls }, 'outbound connection open');
+    this.tlsLog({ conn: conn.id, proto, remote, tls: conn.tls }, 'outbound connection open');
     return conn;
+  }
+
+  /**
+   * Runs the script's connection hook before the connection carries data; a drop destroys the
+   * socket (nothing was written: the senders still wait for this connection).
+   */
+  private async passHook(
+    direction: 'in' | 'out',
+    socket: Socket,
+    local: Endpoint,
+    remote: Endpoint,
+    tls: TlsSessionInfo,
+  ): Promise<void> {
+    const hook = direction === 'in' ? this.hooks.tlsIn : this.hooks.tlsOut;
+    if (!hook) return;
+    let keep: boolean;
+    try {
+      keep = await hook({ direction, local, remote, tls });
+    } catch (err) {
+      socket.destroy();
+      throw new ConnectionError(
+        `tls:connection-${direction} hook failed: ${(err as Error).message}`,
+        'hook',
+        tls.domain,
+      );
+    }
+    if (!keep) {
+      socket.destroy();
+      throw new ConnectionError(`dropped by the tls:connection-${direction} hook`, 'hook', tls.domain);
+    }
   }
 
   private listenStream(spec: ListenSpec): Promise<StreamListener> {
@@ -258,6 +388,22 @@ export class TransportLayer {
       return;
     }
     raw.on('error', () => undefined); // reported through the accept's rejection below
+    const lowMemory = this.memory.refusesNew();
+    if (lowMemory) {
+      raw.destroy();
+      this.tlsLog({ remote, listen: listener.spec.host, reason: lowMemory }, 'TLS connection refused');
+      this.notify('connectionFailed', {
+        proto: 'tls',
+        direction: 'in',
+        local: listener.local,
+        remote,
+        domain: undefined,
+        reason: lowMemory,
+        stage: 'low_memory',
+        peer: undefined,
+      });
+      return;
+    }
     this.handshaking.add(raw);
     raw.once('close', () => this.handshaking.delete(raw));
     const timeoutMs = this.settings.handshakeTimeoutMs;
@@ -266,28 +412,41 @@ export class TransportLayer {
       timeoutMs,
     );
     acceptTls(raw, listener.local, this.tls, { keyLog: this.keyLogConsumers > 0 })
-      .then(({ socket, info, keyLog }) => {
+      .then(async ({ socket, info, keyLog }) => {
         clearTimeout(timer);
-        this.handshaking.delete(raw);
+        try {
+          await this.passHook('in', socket, listener.local, remote, info);
+        } finally {
+          this.handshaking.delete(raw);
+        }
         if (raw.destroyed) return;
         const conn = this.adopt('tls', 'in', socket, listener.local, remote, info, keyLog);
-        this.log.debug({ conn: conn.id, remote, tls: info }, 'TLS connection accepted');
+        this.tlsLog({ conn: conn.id, remote, tls: info }, 'TLS connection accepted');
       })
-      .catch((err: Error & { domain?: string }) => {
+      .catch((err: Error) => {
         clearTimeout(timer);
         // An alert being flushed (raw.end) gets a moment to reach the client.
         if (raw.writableEnded) setTimeout(() => raw.destroy(), 1000);
         else raw.destroy();
-        this.log.info({ remote, listen: listener.spec.host, reason: err.message }, 'TLS connection refused');
+        this.tlsLog({ remote, listen: listener.spec.host, reason: err.message }, 'TLS connection refused');
+        const known = err instanceof ConnectionError ? err : undefined;
         this.notify('connectionFailed', {
           proto: 'tls',
           direction: 'in',
           local: listener.local,
           remote,
-          domain: err.domain,
+          domain: known?.domain,
           reason: err.message,
+          stage: stageOf(err),
+          peer: known?.peer,
         });
       });
+  }
+
+  /** Per-socket TLS settings: renegotiation refusal and the record size. */
+  private secure(socket: TLSSocket): void {
+    if (!this.settings.renegotiation) socket.disableRenegotiation();
+    if (this.settings.maxSendFragment !== undefined) socket.setMaxSendFragment(this.settings.maxSendFragment);
   }
 
   private adopt(
@@ -299,35 +458,46 @@ export class TransportLayer {
     tls?: TlsSessionInfo,
     keyLog: readonly string[] = [],
   ): StreamConnection {
-    const conn = new StreamConnection(
-      proto,
-      direction,
-      socket,
-      local,
-      remote,
-      this.settings,
-      {
-        onMessage: (c, data) =>
-          this.onInbound({
-            data,
-            proto: c.proto,
-            local: c.local,
-            remote: c.remote,
-            connectionId: c.id,
-            tls: c.tls,
-          }),
-        onClose: (c, reason) => {
-          this.connections.remove(c);
-          this.log.debug({ conn: c.id, proto: c.proto, remote: c.remote, reason }, 'connection closed');
-          this.notify('connectionClosed', c, reason);
-        },
+    if (proto === 'tls') this.secure(socket as TLSSocket);
+    const conn = new StreamConnection(proto, direction, socket, local, remote, this.settings, this.budget, {
+      onMessage: (c, data) => {
+        const lowMemory = c.proto === 'tls' ? this.memory.closesEstablished() : undefined;
+        if (lowMemory) return c.destroy(lowMemory);
+        this.onInbound({
+          data,
+          proto: c.proto,
+          local: c.local,
+          remote: c.remote,
+          connectionId: c.id,
+          tls: c.tls,
+        });
       },
-      'open',
-    );
+      onClose: (c, reason) => {
+        this.connections.remove(c);
+        this.log.debug({ conn: c.id, proto: c.proto, remote: c.remote, reason }, 'connection closed');
+        this.notify('connectionClosed', c, reason);
+      },
+      onOverflow: (c, reason) =>
+        this.log.warn(
+          { conn: c.id, proto: c.proto, remote: c.remote, reason },
+          'peer too slow: connection closed',
+        ),
+    });
     conn.tls = tls;
     conn.keyLog = keyLog;
     this.connections.add(conn);
     this.notify('connectionOpened', conn);
     return conn;
   }
+}
+
+/**
+ * Whether an outbound connection was made with the client domain chosen now: same name and, when
+ * both are known, the same certificate (a reload may have given the name another one).
+ */
+function sameClientDomain(tls: TlsSessionInfo | undefined, choice: ClientDomain): boolean {
+  if (!tls || tls.domain !== choice.domain) return false;
+  const now = choice.certificate?.fingerprint256;
+  const then = tls.localCertificate?.fingerprint256;
+  return now === undefined || then === undefined || now === then;
 }

@@ -11,6 +11,8 @@ import { validateConfigText } from '../../src/config/load.js';
 import { createLogger, silentLogger } from '../../src/log/logger.js';
 import { createTestPki, type TestPkiFiles as TestPki } from '../../src/pki/index.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { Signal } from './signal.js';
+import { after } from 'node:test';
 
 /** Silent unless TEST_LOG is set, so a failing test can be rerun with the server's logs. */
 export const testLog = process.env['TEST_LOG']
@@ -60,16 +62,16 @@ export async function udpRequest(port: number, message: string | Buffer, timeout
 export class StreamPeer {
   received = '';
   closed = false;
-  private waiters: Array<() => void> = [];
+  private readonly signal = new Signal();
 
   constructor(readonly socket: Socket) {
     socket.on('data', (d: Buffer) => {
       this.received += d.toString('latin1');
-      this.wake();
+      this.signal.notify();
     });
     socket.on('close', () => {
       this.closed = true;
-      this.wake();
+      this.signal.notify();
     });
     socket.on('error', () => undefined);
   }
@@ -98,13 +100,7 @@ export class StreamPeer {
         throw new Error(`connection closed; received so far: ${JSON.stringify(this.received)}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out; received so far: ${JSON.stringify(this.received)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await this.signal.wait(left);
     }
     return this.received;
   }
@@ -121,10 +117,6 @@ export class StreamPeer {
   close(): void {
     this.socket.destroy();
   }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
 }
 
 export interface TestServer {
@@ -139,7 +131,12 @@ export interface TestServer {
  * Starts sipsd on ephemeral loopback ports with a fresh test PKI (or a shared one, so two instances
  * trust each other); `yaml` adds keys.
  */
-export async function startTestServer(yaml = '', shared?: TestPki): Promise<TestServer> {
+export async function startTestServer(
+  yaml = '',
+  shared?: TestPki,
+  /** More `tls_domains` entries (YAML list items), after the two defaults. */
+  extraDomains = '',
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-test-'));
   const pki = shared ?? (await createTestPki(join(dir, 'pki')));
   const listen = /^listen:/m.test(yaml) ? '' : 'listen: [udp:127.0.0.1:0, tcp:127.0.0.1:0, tls:127.0.0.1:0]';
@@ -149,6 +146,7 @@ mi: { enabled: false }
 tls_domains:
   - { name: default, type: server, certificate: ${pki.serverCertFile}, private_key: ${pki.serverKeyFile}, ca_list: ${pki.caFile}, verify_cert: true, require_cert: false }
   - { name: default, type: client, certificate: ${pki.clientCertFile}, private_key: ${pki.clientKeyFile}, ca_list: ${pki.caFile}, verify_cert: true }
+${extraDomains}
 ${yaml}`;
   const file = join(dir, 'sipsd.yaml');
   const loaded = validateConfigText(text, file);
@@ -163,6 +161,22 @@ ${yaml}`;
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Starts test servers for one test file; all of them are stopped when the file ends. Arguments are
+ * those of startTestServer.
+ */
+export function serverPool(): (yaml?: string, extraDomains?: string) => Promise<TestServer> {
+  const started: TestServer[] = [];
+  after(async () => {
+    for (const s of started) await s.stop();
+  });
+  return async (yaml = '', extraDomains = '') => {
+    const t = await startTestServer(yaml, undefined, extraDomains);
+    started.push(t);
+    return t;
   };
 }
 

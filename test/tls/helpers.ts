@@ -14,7 +14,7 @@ import {
   issueCertificate,
   type IssuedCertificate,
 } from '../../src/pki/index.js';
-import { buildDomain, type BuiltDomain } from '../../src/tls/context.js';
+import { buildDomain, type BuildOptions, type BuiltDomain } from '../../src/tls/context.js';
 import { normalizeDomain, type TlsDomain, type TlsDomainInput } from '../../src/tls/domain.js';
 import type { Inspection } from '../../src/tls/provider.js';
 
@@ -117,8 +117,8 @@ export function domainOf(input: TlsDomainInput, dir = os.tmpdir()): TlsDomain {
   return input.ca_dir === undefined ? { ...domain, caDir: undefined } : domain;
 }
 
-export function build(input: TlsDomainInput, dir?: string): Promise<BuiltDomain> {
-  return buildDomain(domainOf(input, dir));
+export function build(input: TlsDomainInput, dir?: string, options?: BuildOptions): Promise<BuiltDomain> {
+  return buildDomain(domainOf(input, dir), options);
 }
 
 /** Client options presenting `cert` (its chain) and its key. */

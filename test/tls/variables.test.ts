@@ -111,7 +111,8 @@ async function tlsConnection(options: {
     code: undefined,
     reason: serverSide.authorized ? undefined : String(serverSide.authorizationError),
   };
-  const info = sessionInfo(serverSide, 'test', serverSide.servername || undefined, peer);
+  const certificate = serverSide.getPeerX509Certificate();
+  const info = sessionInfo(serverSide, 'test', serverSide.servername || undefined, { peer, certificate });
   return {
     info,
     close: () => {

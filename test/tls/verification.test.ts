@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { IssuedCertificate } from '../../src/pki/index.js';
 import type { TlsDomainInput, VerifyPolicy } from '../../src/tls/domain.js';
+import type { BuildOptions } from '../../src/tls/context.js';
 import type { PeerVerification } from '../../src/transport/types.js';
 import {
   accept,
@@ -23,16 +24,20 @@ const dir = tempDir();
 const files = writePki(pki, dir);
 
 /** A server domain trusting the test root, with every genuine CRL in its crl_dir. */
-function serverDomain(extra: Partial<TlsDomainInput> = {}) {
-  return build({
-    name: 'mtls',
-    type: 'server',
-    certificate: files.serverCert,
-    private_key: files.serverKey,
-    ca_list: files.root,
-    crl_dir: files.crlDir,
-    ...extra,
-  });
+function serverDomain(extra: Partial<TlsDomainInput> = {}, options?: BuildOptions) {
+  return build(
+    {
+      name: 'mtls',
+      type: 'server',
+      certificate: files.serverCert,
+      private_key: files.serverKey,
+      ca_list: files.root,
+      crl_dir: files.crlDir,
+      ...extra,
+    },
+    undefined,
+    options,
+  );
 }
 
 async function judge(extra: Partial<TlsDomainInput>, cert: IssuedCertificate | undefined) {
@@ -174,7 +179,8 @@ test('verify_depth limits the intermediate CAs between the peer and the trusted 
 });
 
 test('a resumed session, where OpenSSL keeps only the leaf, is classified as the full handshake was', async () => {
-  const built = await serverDomain({ verify_client: 'on', verify_depth: 1 });
+  const session = { cache: true, tickets: true, idContext: 't', lifetimeSeconds: 60, maxEntries: 10 };
+  const built = await serverDomain({ verify_client: 'on', verify_depth: 1 }, { session });
   for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
     const client = { ...presenting(pki.clients.valid), maxVersion };
     const first = await accept(built, client);
