@@ -230,47 +230,50 @@ function managerFor(
   );
 }
 
-const sqlite = testDatabases()[0]!;
 const serverDefault = (m: TlsManager) =>
   m.snapshot.domains.find((b) => b.domain.name === 'default' && b.domain.type === 'server')!.domain.source
     .kind;
 
-describe('the DB source in the TLS manager', () => {
-  test('a config-file domain wins over the DB row of the same name and type, with a warning', async () => {
-    const { db, config, ids } = await filledTable(sqlite, [good('atlanta'), good('biloxi')]);
-    const manager = managerFor(db, config, [
-      {
-        name: 'atlanta',
-        type: 'server',
-        certificate: join(ca.dir, 'b.pem'),
-        private_key: join(ca.dir, 'b.key'),
-      },
-    ]);
-    const result = await manager.load();
-    assert.ok(
-      result.warnings.some(
-        (w) => w.includes(`server domain "atlanta" from db ignored: config`) && w.includes('the file wins'),
-      ),
-      result.warnings.join('\n'),
-    );
-    const atlanta = manager.snapshot.domains.find((b) => b.domain.name === 'atlanta')!;
-    assert.equal(atlanta.domain.source.kind, 'config');
-    assert.deepEqual(manager.snapshot.domains.find((b) => b.domain.name === 'biloxi')!.domain.source, {
-      kind: 'db',
-      row: ids[1],
+for (const d of testDatabases()) {
+  describe(`${d.dialect}: the DB source in the TLS manager`, { skip: d.skip }, () => {
+    test('a config-file domain wins over the DB row of the same name and type, with a warning', async () => {
+      const { db, config, ids } = await filledTable(d, [good('atlanta'), good('biloxi')]);
+      const manager = managerFor(db, config, [
+        {
+          name: 'atlanta',
+          type: 'server',
+          certificate: join(ca.dir, 'b.pem'),
+          private_key: join(ca.dir, 'b.key'),
+        },
+      ]);
+      const result = await manager.load();
+      assert.ok(
+        result.warnings.some(
+          (w) => w.includes(`server domain "atlanta" from db ignored: config`) && w.includes('the file wins'),
+        ),
+        result.warnings.join('\n'),
+      );
+      const atlanta = manager.snapshot.domains.find((b) => b.domain.name === 'atlanta')!;
+      assert.equal(atlanta.domain.source.kind, 'config');
+      assert.deepEqual(manager.snapshot.domains.find((b) => b.domain.name === 'biloxi')!.domain.source, {
+        kind: 'db',
+        row: ids[1],
+      });
+    });
+
+    test('a DB row named default replaces the built-in default; removing it reinstates the built-in one', async () => {
+      const { db, config, table } = await filledTable(d, [good('default', 2)]);
+      const manager = managerFor(db, config);
+      await manager.load();
+      assert.equal(serverDefault(manager), 'db');
+      assert.equal(await table.remove('default', 2), 1);
+      assert.equal((await manager.reload()).ok, true);
+      assert.equal(serverDefault(manager), 'builtin');
     });
   });
+}
 
-  test('a DB row named default replaces the built-in default; removing it reinstates the built-in one', async () => {
-    const { db, config, table } = await filledTable(sqlite, [good('default', 2)]);
-    const manager = managerFor(db, config);
-    await manager.load();
-    assert.equal(serverDefault(manager), 'db');
-    assert.equal(await table.remove('default', 2), 1);
-    assert.equal((await manager.reload()).ok, true);
-    assert.equal(serverDefault(manager), 'builtin');
-  });
-
+describe('the SQLite source in the TLS manager', () => {
   test('tls_reload with the SQLite file gone keeps the running domains and says why', async () => {
     const dir = tempDir();
     const url = `sqlite://${join(dir, 'gone.db')}`;
