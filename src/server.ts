@@ -148,6 +148,7 @@ export async function startServer(
       tlsPort: config.tls_port,
       clientTlsDomainAvp: config.client_tls_domain_avp,
       clientSipDomainAvp: config.client_sip_domain_avp,
+      aliases: config.alias,
     },
     log.child({ layer: 'router' }),
   );

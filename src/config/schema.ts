@@ -6,6 +6,16 @@ import { DEFAULT_SIP_LIMITS } from '../sip/limits.js';
 import { tlsDomainInputSchema } from '../tls/domain.js';
 import { flag, int, path, port } from './fields.js';
 import { tlsTransportShape } from './tls-transport.js';
+import { parseAlias } from '../features/routing/myself.js';
+
+const aliasProblem = (text: string): string | undefined => {
+  try {
+    parseAlias(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
 import { dbConfigShape } from '../db/config.js';
 import { traceConfigShape } from '../trace/config.js';
 import { kamailioCompatShape } from '../tls/compat-params.js';
@@ -32,6 +42,14 @@ export const configSchema = z.strictObject({
     )
     .min(1, { error: 'at least one listen entry is needed' })
     .default(['udp:127.0.0.1:5060', 'tcp:127.0.0.1:5060', 'tls:127.0.0.1:5061']),
+  /** Other names of this server, `host[:port]` (OpenSIPS/Kamailio `alias`): is-myself and loose routing. */
+  alias: z
+    .array(
+      z.string().refine((s) => aliasProblem(s) === undefined, {
+        error: (iss) => aliasProblem(String(iss.input)) ?? 'invalid alias',
+      }),
+    )
+    .default([]),
   /** Default TLS port for listeners and destinations without a port. */
   tls_port: port.default(5061),
   /** Path of the routing script (a TypeScript or JavaScript module); the built-in one if absent. */

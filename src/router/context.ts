@@ -1,7 +1,10 @@
 // The script's view of one message: the message, where it came from, AVPs and flags, and the
 // actions (reply, forward, drop). Pseudo-variables are read through the shared registry.
 import type { Logger } from '../log/logger.js';
-import { createResponse, type SipRequest, type SipResponse } from '../sip/index.js';
+import { createResponse, parseUri, type SipRequest, type SipResponse, type Uri } from '../sip/index.js';
+import type { Myself } from '../features/routing/myself.js';
+import { looseRoute } from '../features/routing/loose-route.js';
+import { checkMaxForwards, type MaxForwardsVerdict } from '../features/routing/max-forwards.js';
 import type { Endpoint, Inbound, TlsSessionInfo } from '../transport/types.js';
 import type { Proto } from '../transport/listen-spec.js';
 import type { PvRegistry, PvValue } from './pv.js';
@@ -15,6 +18,8 @@ export interface ContextServices {
   log: Logger;
   /** Names of the AVPs that choose the TLS client domain (client_tls_domain_avp, client_sip_domain_avp). */
   tlsAvps: { domain?: string; sipDomain?: string };
+  /** This server's names: listeners and aliases. */
+  myself: () => Myself;
 }
 
 /** What request and reply contexts share. */
@@ -80,6 +85,35 @@ export abstract class MessageContext<M extends SipRequest | SipResponse = SipReq
 }
 
 export class RequestContext extends MessageContext<SipRequest> {
+  private recordRouted = false;
+
+  /** Whether a URI (text or parsed) or a host names this server (OpenSIPS/Kamailio `myself`). */
+  isMyself(target: string | Uri): boolean {
+    if (typeof target !== 'string') return this.services.myself().isMyself(target);
+    const uri = parseUri(target);
+    return uri.ok
+      ? this.services.myself().isMyself(uri.value)
+      : this.services.myself().isMyselfHost(target, undefined);
+  }
+
+  /**
+   * record_route(): sipsd stays on the dialog's path; the entries are added when the request is
+   * forwarded, two of them when it leaves by another transport or interface.
+   */
+  recordRoute(): void {
+    this.recordRouted = true;
+  }
+
+  /** loose_route(): takes our own entries off the Route set; true when the request has a route to follow. */
+  looseRoute(): boolean {
+    return looseRoute(this.msg, this.services.myself()).routed;
+  }
+
+  /** Max-Forwards on receipt: `too-many-hops` calls for a 483 (mf_process_maxfwd_header). */
+  checkMaxForwards(): MaxForwardsVerdict {
+    return checkMaxForwards(this.msg);
+  }
+
   /**
    * Sends a stateless reply (OpenSIPS `sl_send_reply`); extra headers are added in order.
    * A To tag is added to final replies so the peer can match them.
@@ -103,10 +137,15 @@ export class RequestContext extends MessageContext<SipRequest> {
       const v = name === undefined ? undefined : this.avp.get(name);
       return v === undefined || v === null ? undefined : String(v);
     };
-    await this.services.core.forwardRequest(this.msg, destination, {
-      domain: tls.domain ?? fromAvp(avps.domain),
-      sipDomain: tls.sipDomain ?? fromAvp(avps.sipDomain),
-    });
+    await this.services.core.forwardRequest(
+      this.msg,
+      destination,
+      {
+        domain: tls.domain ?? fromAvp(avps.domain),
+        sipDomain: tls.sipDomain ?? fromAvp(avps.sipDomain),
+      },
+      this.recordRouted ? { proto: this.proto, ...this.destination } : undefined,
+    );
     this.done = 'forwarded';
   }
 }

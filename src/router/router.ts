@@ -13,6 +13,7 @@ import {
 import { normalizeAddress } from '../transport/connection.js';
 import type { ConnectionHooks, NewTlsConnection, TransportLayer } from '../transport/transport-layer.js';
 import { ConnectionContext } from './connection-context.js';
+import { Myself, parseAlias } from '../features/routing/myself.js';
 import type { Inbound } from '../transport/types.js';
 import { MessageContext, ReplyContext, RequestContext, type ContextServices } from './context.js';
 import { coreVariables } from './core-variables.js';
@@ -26,12 +27,15 @@ export interface RouterOptions {
   tlsPort: number;
   clientTlsDomainAvp?: string;
   clientSipDomainAvp?: string;
+  /** `alias` entries: other names of this server. */
+  aliases?: string[];
 }
 
 export class Router {
   readonly pvs = new PvRegistry<MessageContext>();
   private readonly core: StatelessCore;
   private readonly services: ContextServices;
+  private myself: Myself | undefined;
 
   constructor(
     private readonly transport: TransportLayer,
@@ -46,6 +50,13 @@ export class Router {
       pvs: this.pvs,
       log,
       tlsAvps: { domain: options.clientTlsDomainAvp, sipDomain: options.clientSipDomainAvp },
+      // The listeners' ports are known once the transport has started: built on first use.
+      myself: () =>
+        (this.myself ??= new Myself(
+          transport.listeners(),
+          (options.aliases ?? []).map(parseAlias),
+          options.tlsPort,
+        )),
     };
   }
 

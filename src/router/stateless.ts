@@ -14,6 +14,8 @@ import { hostPort, SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Inbound, SendTarget } from '../transport/types.js';
 import { parseDestination, toTarget, uriDestination, type Destination } from './destination.js';
+import { recordRouteValues } from '../features/routing/record-route.js';
+import type { LocalSocket } from '../features/routing/myself.js';
 
 /** The script's choice of TLS client domain for a forward (OpenSIPS client_*_avp, Kamailio server_id). */
 export interface TlsSelection {
@@ -54,11 +56,21 @@ export class StatelessCore {
    * Forwards a request: to `dest` when given, else to the top Route (loose routing) or the
    * Request-URI; adds our Via on top with a branch derived from the incoming one.
    */
-  async forwardRequest(req: SipRequest, dest: string | undefined, tls: TlsSelection = {}): Promise<void> {
+  async forwardRequest(
+    req: SipRequest,
+    dest: string | undefined,
+    tls: TlsSelection = {},
+    /** record_route(): the socket the request came in on, for our Record-Route entries. */
+    recordRouteFrom?: LocalSocket,
+  ): Promise<void> {
     const destination = this.destinationOf(req, dest);
     const target = { ...(await toTarget(destination)), tlsDomain: tls.domain, sipDomain: tls.sipDomain };
     const local = this.transport.localFor(target.proto, target.address);
     if (!local) throw new Error(`no ${target.proto} listener to send from`);
+    const recordRoutes = recordRouteFrom
+      ? recordRouteValues(recordRouteFrom, { proto: target.proto, ...local })
+      : [];
+    for (const value of [...recordRoutes].reverse()) req.addHeader('Record-Route', value, { first: true });
     const via = `SIP/2.0/${target.proto.toUpperCase()} ${hostPort(local.address, local.port)};branch=${this.branchFor(req)};rport`;
     const maxForwards = req.getHeader('Max-Forwards');
     // RFC 3261 §16.6 step 3: decrement, or add 70 when the UAC sent none.
@@ -72,6 +84,7 @@ export class StatelessCore {
     } finally {
       // The message object stays as the script saw it, so a retry to another destination is clean.
       req.removeFirstHeaderValue('Via');
+      for (let i = 0; i < recordRoutes.length; i++) req.removeFirstHeaderValue('Record-Route');
       if (maxForwards === undefined) req.removeHeader('Max-Forwards');
       else req.setHeader('Max-Forwards', maxForwards);
     }
