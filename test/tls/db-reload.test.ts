@@ -1,18 +1,20 @@
 // SQL-provisioned domains on a running server (SQLite file): rows are served by SNI, a broken row
-// is skipped with a warning naming it, config-file domains win name collisions, tls_reload picks up
-// added and removed rows and a `default` row, and an unreachable database keeps the running set.
+// is skipped with a warning naming it, config-file domains win name collisions, contexts are built
+// on first use, and tls_reload picks up added and removed rows and a `default` row. UPDATEs with
+// live connections and a database down at reload run on all three databases in
+// test/server/sql-reload.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
 import { validateConfigText } from '../../src/config/load.js';
 import { openDb, type Db } from '../../src/db/db.js';
 import { defaultDbConfig } from '../../src/db/config.js';
-import { TlsMgmTable } from '../../src/db/tls-mgm.js';
+import { TlsMgmTable, type NewTlsMgmRow } from '../../src/db/tls-mgm.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { TestCa } from '../helpers/domains.js';
-import { options, StreamPeer, testLog } from '../helpers/peers.js';
+import { testLog } from '../helpers/peers.js';
+import { insertServerRow, servedCn } from '../db/helpers.js';
 
 describe('tls_mgm rows on a running server', () => {
   let ca: TestCa;
@@ -22,35 +24,9 @@ describe('tls_mgm rows on a running server', () => {
   let port = 0;
   const dbFile = () => join(ca.dir, 'sipsd.db');
 
-  const served = (servername?: string) =>
-    new Promise<string>((resolve) => {
-      const s = connect({
-        host: '127.0.0.1',
-        port,
-        ca: readFileSync(ca.caFile),
-        ...(servername ? { servername } : {}),
-        checkServerIdentity: () => undefined,
-      });
-      s.once('secureConnect', () => {
-        resolve(String(s.getPeerCertificate().subject.CN));
-        s.destroy();
-      });
-      s.once('error', (err) => {
-        resolve(`error: ${err.message}`);
-        s.destroy();
-      });
-    });
-  const row = async (domain: string, cn: string, extra: Record<string, string | number> = {}) => {
-    const f = await ca.issue(domain, cn, 'server');
-    return table.insert({
-      domain,
-      type: 2,
-      certificate: readFileSync(f.cert),
-      private_key: readFileSync(f.key),
-      verify_cert: 0,
-      ...extra,
-    });
-  };
+  const served = (servername?: string) => servedCn(port, readFileSync(ca.caFile), servername);
+  const row = (domain: string, cn: string, extra: Partial<NewTlsMgmRow> = {}) =>
+    insertServerRow(table, ca, domain, cn, extra);
 
   before(async () => {
     ca = await TestCa.create();
@@ -128,40 +104,5 @@ describe('tls_mgm rows on a running server', () => {
     assert.equal(await served('db2.example.com'), 'db2.example.com');
     assert.match(await served('db1.example.com'), /^error: .*unrecognized name/i);
     assert.equal(await served(), 'db-default.example.com');
-  });
-
-  test('an UPDATE of a row is served after tls_reload while a connection made before it lives on', async () => {
-    const live = await StreamPeer.tls(port, {
-      ca: readFileSync(ca.caFile),
-      servername: 'db2.example.com',
-      checkServerIdentity: () => undefined,
-    });
-    const renewed = await ca.issue('db2-renewed', 'db2-renewed.example.com', 'server');
-    await db.exec('UPDATE tls_mgm SET certificate = ?, private_key = ? WHERE domain = ? AND type = 2', [
-      readFileSync(renewed.cert),
-      readFileSync(renewed.key),
-      'db2',
-    ]);
-    assert.equal((await server.tls.reload()).ok, true);
-    assert.equal(await served('db2.example.com'), 'db2-renewed.example.com');
-    live.write(options('TLS'));
-    await live.until((r) => r.includes('SIP/2.0 '));
-    assert.equal(live.closed, false);
-    live.close();
-  });
-
-  test('an unreachable database fails the reload with the reason; the running domains stay', async () => {
-    await db.close();
-    // The server closes its idle connection after 2 s; then the file is gone when it reconnects.
-    await new Promise((r) => setTimeout(r, 2500));
-    renameSync(dbFile(), `${dbFile()}.moved`);
-    try {
-      const r = await server.tls.reload();
-      assert.equal(r.ok, false);
-      assert.match(r.errors.join('\n'), /^db: /);
-      assert.equal(await served('db2.example.com'), 'db2-renewed.example.com');
-    } finally {
-      renameSync(`${dbFile()}.moved`, dbFile());
-    }
   });
 });
