@@ -17,6 +17,7 @@ import { tlsSources } from './tls/sources/index.js';
 import { parseListen, type ListenSpec } from './transport/listen-spec.js';
 import { TransportLayer, type BoundListener, type TransportSettings } from './transport/transport-layer.js';
 import { memoryThresholds } from './transport/memory-guard.js';
+import { SipResolver, dnsResolverOptions } from './dns/index.js';
 import type { SessionSettings } from './tls/session-cache.js';
 import { registerTransportCommands } from './transport/mgmt-commands.js';
 import { registerTraceCommands, startTracing } from './trace/index.js';
@@ -140,6 +141,7 @@ export async function startServer(
   }
   // Observing from before the first connection, served by the management interface.
   const metrics = config.mi.enabled ? createMetrics({ transport, tls }) : undefined;
+  const resolver = new SipResolver(dnsResolverOptions(config, config.tls_port));
   const router = new Router(
     transport,
     script,
@@ -149,6 +151,7 @@ export async function startServer(
       clientTlsDomainAvp: config.client_tls_domain_avp,
       clientSipDomainAvp: config.client_sip_domain_avp,
       aliases: config.alias,
+      resolver,
     },
     log.child({ layer: 'router' }),
   );
@@ -199,6 +202,7 @@ export async function startServer(
       metrics?.close();
       await transport.stop();
       await tracing.stop();
+      resolver.close();
       await tls.close();
     },
   };

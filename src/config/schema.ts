@@ -18,6 +18,7 @@ const aliasProblem = (text: string): string | undefined => {
 };
 import { dbConfigShape } from '../db/config.js';
 import { traceConfigShape } from '../trace/config.js';
+import { dnsConfigShape } from '../dns/config.js';
 import { kamailioCompatShape } from '../tls/compat-params.js';
 
 const mgmtSchema = z.strictObject({
@@ -92,6 +93,8 @@ export const configSchema = z.strictObject({
   client_tls_domain_avp: z.string().min(1).optional(),
   /** AVP holding the SIP domain used to match client domains (OpenSIPS). */
   client_sip_domain_avp: z.string().min(1).optional(),
+  /** RFC 3263 server location: resolvers, NAPTR/SRV use, cache and failover (docs/dns.md). */
+  ...dnsConfigShape,
   /** HEP tracing of TLS connections and their SIP messages (docs/tracing.md). */
   ...traceConfigShape,
   /** Kamailio tls parameters kept for compatibility (docs/kamailio-compat.md). */

@@ -3,7 +3,7 @@
 // RFC 3263 NAPTR/SRV selection replaces that step in the DNS layer.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { parseUri, type Uri } from '../sip/index.js';
+import { parseUri, type SipUri, type Uri } from '../sip/index.js';
 import { SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { SendTarget } from '../transport/types.js';
 
@@ -13,9 +13,13 @@ export interface Destination {
   port: number;
   /** The host as written (a name stays the SNI / identity to check for TLS). */
   serverName?: string;
+  /** The port was written out (RFC 3263: no SRV lookup then), not a default. */
+  explicitPort?: boolean;
 }
 
-export type DestinationParse = { ok: true; dest: Destination } | { ok: false; reason: string };
+export type DestinationParse =
+  /** `uri` when the text was a SIP URI, for RFC 3263 resolution of that URI. */
+  { ok: true; dest: Destination; uri?: SipUri } | { ok: false; reason: string };
 
 const EXPLICIT = /^(udp|tcp|tls):(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i;
 
@@ -26,12 +30,14 @@ export function parseDestination(text: string, tlsPort: number): DestinationPars
     const host = m[2]!.replace(/^\[|\]$/g, '');
     const port = m[3] ? Number(m[3]) : proto === 'tls' ? tlsPort : SIP_PORT;
     if (port < 1 || port > 65535) return { ok: false, reason: `port out of range in "${text}"` };
-    return { ok: true, dest: { proto, host, port, serverName: isIP(host) ? undefined : host } };
+    const serverName = isIP(host) ? undefined : host;
+    return { ok: true, dest: { proto, host, port, serverName, explicitPort: m[3] !== undefined } };
   }
   const uri = parseUri(text.trim());
   if (!uri.ok)
     return { ok: false, reason: `"${text}" is neither proto:host:port nor a SIP URI (${uri.error.reason})` };
-  return uriDestination(uri.value, tlsPort);
+  const parsed = uriDestination(uri.value, tlsPort);
+  return parsed.ok && uri.value.kind === 'sip' ? { ...parsed, uri: uri.value } : parsed;
 }
 
 /** RFC 3261 §19.1 defaults: sips: or transport=tls → TLS; transport=tcp → TCP; else UDP. */

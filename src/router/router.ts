@@ -13,6 +13,7 @@ import {
 import { normalizeAddress } from '../transport/connection.js';
 import type { ConnectionHooks, NewTlsConnection, TransportLayer } from '../transport/transport-layer.js';
 import { ConnectionContext } from './connection-context.js';
+import type { SipResolver } from '../dns/index.js';
 import { Myself, parseAlias } from '../features/routing/myself.js';
 import type { Inbound } from '../transport/types.js';
 import { MessageContext, ReplyContext, RequestContext, type ContextServices } from './context.js';
@@ -29,6 +30,8 @@ export interface RouterOptions {
   clientSipDomainAvp?: string;
   /** `alias` entries: other names of this server. */
   aliases?: string[];
+  /** RFC 3263 resolver for forwarded requests; the system's resolvers when absent. */
+  resolver?: SipResolver;
 }
 
 export class Router {
@@ -44,7 +47,7 @@ export class Router {
     private readonly log: Logger,
   ) {
     this.pvs.register(...coreVariables, ...tlsVariables);
-    this.core = new StatelessCore(transport, options.tlsPort);
+    this.core = new StatelessCore(transport, options.tlsPort, options.resolver);
     this.services = {
       core: this.core,
       pvs: this.pvs,

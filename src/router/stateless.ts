@@ -8,12 +8,14 @@ import {
   serializeMessage,
   type SipRequest,
   type SipResponse,
+  type SipUri,
   type Via,
 } from '../sip/index.js';
 import { hostPort, SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Inbound, SendTarget } from '../transport/types.js';
-import { parseDestination, toTarget, uriDestination, type Destination } from './destination.js';
+import { parseDestination, toTarget } from './destination.js';
+import { SipResolver, type TargetSpec } from '../dns/index.js';
 import { recordRouteValues } from '../features/routing/record-route.js';
 import type { LocalSocket } from '../features/routing/myself.js';
 
@@ -29,6 +31,8 @@ export class StatelessCore {
   constructor(
     private readonly transport: TransportLayer,
     private readonly tlsPort: number,
+    /** RFC 3263 target selection (NAPTR, SRV, A/AAAA) for forwarded requests. */
+    private readonly resolver: SipResolver = new SipResolver({ tlsPort }),
   ) {}
 
   /** Sends a locally generated response to the request that arrived as `inbound`. */
@@ -63,8 +67,28 @@ export class StatelessCore {
     /** record_route(): the socket the request came in on, for our Record-Route entries. */
     recordRouteFrom?: LocalSocket,
   ): Promise<void> {
-    const destination = this.destinationOf(req, dest);
-    const target = { ...(await toTarget(destination)), tlsDomain: tls.domain, sipDomain: tls.sipDomain };
+    // RFC 3263: the targets in order of preference; the next one is tried when a send fails
+    // (connection refused, handshake failed), unless disable_dns_failover is set.
+    const targets = this.resolver.targets(this.resolutionInput(req, dest));
+    let failed: Error | undefined;
+    for (let target = await targets.next(); target; target = await targets.next()) {
+      try {
+        // Without a SIP domain from the script, client domains match the destination's domain
+        // (the URI host), which is what its match_sip_domain is written for.
+        const sipDomain = tls.sipDomain ?? target.serverName;
+        return await this.sendRequest(req, { ...target, tlsDomain: tls.domain, sipDomain }, recordRouteFrom);
+      } catch (err) {
+        failed = err as Error;
+      }
+    }
+    throw failed ?? new Error(targets.failure?.message ?? 'no target to forward to');
+  }
+
+  private async sendRequest(
+    req: SipRequest,
+    target: SendTarget,
+    recordRouteFrom: LocalSocket | undefined,
+  ): Promise<void> {
     const local = this.transport.localFor(target.proto, target.address);
     if (!local) throw new Error(`no ${target.proto} listener to send from`);
     const recordRoutes = recordRouteFrom
@@ -105,18 +129,23 @@ export class StatelessCore {
     return this.transport.listeners().some((l) => l.port === port && sameHost(l.address, via.host));
   }
 
-  private destinationOf(req: SipRequest, dest: string | undefined): Destination {
+  /**
+   * What RFC 3263 resolves: an explicit `proto:host[:port]` (its port, when given, skips SRV), else
+   * the top Route (loose routing) or the Request-URI.
+   */
+  private resolutionInput(req: SipRequest, dest: string | undefined): SipUri | TargetSpec {
     if (dest !== undefined) {
       const parsed = parseDestination(dest, this.tlsPort);
       if (!parsed.ok) throw new Error(parsed.reason);
-      return parsed.dest;
+      if (parsed.uri) return parsed.uri;
+      const { proto, host, explicitPort } = parsed.dest;
+      return { host, transport: proto, ...(explicitPort && { port: parsed.dest.port }) };
     }
     const routes = req.routes();
     if (!routes.ok) throw new Error(routes.error.reason);
-    const route = routes.value[0];
-    const parsed = uriDestination(route ? route.uri : req.requestUri, this.tlsPort);
-    if (!parsed.ok) throw new Error(parsed.reason);
-    return parsed.dest;
+    const uri = routes.value[0]?.uri ?? req.requestUri;
+    if (uri.kind !== 'sip') throw new Error(`a ${uri.scheme}: URI has no host to forward to`);
+    return uri;
   }
 
   /**
