@@ -31,7 +31,8 @@ describe('TLS interop with Kamailio', { skip: kamailioSkip }, () => {
         },
       };\n`,
     );
-    sipsd = await startTestServer(`script: ${script}`);
+    // A cold Kamailio can take longer than the 100 ms default to finish its first handshake.
+    sipsd = await startTestServer(`script: ${script}\ntls_handshake_timeout: 3000`);
     const pki = sipsd.pki;
     // Kamailio uses sipsd's test PKI: the server certificate (usable as a client one too) and CA.
     const profile = `certificate = ${pki.serverCertFile}\nprivate_key = ${pki.serverKeyFile}\nca_list = ${pki.caFile}\n`;
