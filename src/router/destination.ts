@@ -3,7 +3,8 @@
 // RFC 3263 NAPTR/SRV selection replaces that step in the DNS layer.
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { parseUri, type SipUri, type Uri } from '../sip/index.js';
+import { parseUri, type SipRequest, type SipUri, type Uri } from '../sip/index.js';
+import type { TargetSpec } from '../dns/index.js';
 import { SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { SendTarget } from '../transport/types.js';
 
@@ -59,4 +60,27 @@ export function uriDestination(uri: Uri, tlsPort: number): DestinationParse {
 export async function toTarget(dest: Destination): Promise<SendTarget> {
   const address = isIP(dest.host) ? dest.host : (await lookup(dest.host)).address;
   return { proto: dest.proto, address, port: dest.port, serverName: dest.serverName };
+}
+
+/**
+ * What RFC 3263 resolves for a forwarded request: an explicit `proto:host[:port]` (its port, when
+ * given, skips SRV) or SIP URI, else the top Route (loose routing) or the Request-URI.
+ */
+export function resolutionInput(
+  req: SipRequest,
+  dest: string | undefined,
+  tlsPort: number,
+): SipUri | TargetSpec {
+  if (dest !== undefined) {
+    const parsed = parseDestination(dest, tlsPort);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    if (parsed.uri) return parsed.uri;
+    const { proto, host, explicitPort, port } = parsed.dest;
+    return { host, transport: proto, ...(explicitPort && { port }) };
+  }
+  const routes = req.routes();
+  if (!routes.ok) throw new Error(routes.error.reason);
+  const uri = routes.value[0]?.uri ?? req.requestUri;
+  if (uri.kind !== 'sip') throw new Error(`a ${uri.scheme}: URI has no host to forward to`);
+  return uri;
 }

@@ -8,14 +8,13 @@ import {
   serializeMessage,
   type SipRequest,
   type SipResponse,
-  type SipUri,
   type Via,
 } from '../sip/index.js';
 import { hostPort, SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Inbound, SendTarget } from '../transport/types.js';
-import { parseDestination, toTarget } from './destination.js';
-import { SipResolver, type TargetSpec } from '../dns/index.js';
+import { resolutionInput, toTarget } from './destination.js';
+import { SipResolver } from '../dns/index.js';
 import { recordRouteValues } from '../features/routing/record-route.js';
 import type { LocalSocket } from '../features/routing/myself.js';
 
@@ -69,7 +68,7 @@ export class StatelessCore {
   ): Promise<void> {
     // RFC 3263: the targets in order of preference; the next one is tried when a send fails
     // (connection refused, handshake failed), unless disable_dns_failover is set.
-    const targets = this.resolver.targets(this.resolutionInput(req, dest));
+    const targets = this.resolver.targets(resolutionInput(req, dest, this.tlsPort));
     let failed: Error | undefined;
     for (let target = await targets.next(); target; target = await targets.next()) {
       try {
@@ -127,25 +126,6 @@ export class StatelessCore {
     if (!via.branch?.startsWith(BRANCH_MAGIC_COOKIE + '-sipsd-')) return false;
     const port = via.port ?? (via.transport.toLowerCase() === 'tls' ? this.tlsPort : SIP_PORT);
     return this.transport.listeners().some((l) => l.port === port && sameHost(l.address, via.host));
-  }
-
-  /**
-   * What RFC 3263 resolves: an explicit `proto:host[:port]` (its port, when given, skips SRV), else
-   * the top Route (loose routing) or the Request-URI.
-   */
-  private resolutionInput(req: SipRequest, dest: string | undefined): SipUri | TargetSpec {
-    if (dest !== undefined) {
-      const parsed = parseDestination(dest, this.tlsPort);
-      if (!parsed.ok) throw new Error(parsed.reason);
-      if (parsed.uri) return parsed.uri;
-      const { proto, host, explicitPort } = parsed.dest;
-      return { host, transport: proto, ...(explicitPort && { port: parsed.dest.port }) };
-    }
-    const routes = req.routes();
-    if (!routes.ok) throw new Error(routes.error.reason);
-    const uri = routes.value[0]?.uri ?? req.requestUri;
-    if (uri.kind !== 'sip') throw new Error(`a ${uri.scheme}: URI has no host to forward to`);
-    return uri;
   }
 
   /**
