@@ -2,6 +2,9 @@
 export { defineScript, type Script } from './router/script.js';
 export { RequestContext, ReplyContext, MessageContext, type HeaderList } from './router/context.js';
 export type { PvValue } from './router/pv.js';
+export type { FailureHook, RelayFailure, RelayOptions, RelayResult } from './tm/index.js';
+export type { AuthResult } from './features/auth/index.js';
+export type { SaveResult } from './features/registrar/index.js';
 export type { Endpoint, TlsSessionInfo, Inbound } from './transport/types.js';
 export type { Proto } from './transport/listen-spec.js';
 export * from './sip/index.js';

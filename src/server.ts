@@ -18,6 +18,8 @@ import { parseListen, type ListenSpec } from './transport/listen-spec.js';
 import { TransportLayer, type BoundListener, type TransportSettings } from './transport/transport-layer.js';
 import { memoryThresholds } from './transport/memory-guard.js';
 import { SipResolver, dnsResolverOptions } from './dns/index.js';
+import { openProxyFeatures } from './features/proxy-features.js';
+import { tmSettings } from './tm/index.js';
 import type { SessionSettings } from './tls/session-cache.js';
 import { registerTransportCommands } from './transport/mgmt-commands.js';
 import { registerTraceCommands, startTracing } from './trace/index.js';
@@ -142,6 +144,7 @@ export async function startServer(
   // Observing from before the first connection, served by the management interface.
   const metrics = config.mi.enabled ? createMetrics({ transport, tls }) : undefined;
   const resolver = new SipResolver(dnsResolverOptions(config, config.tls_port));
+  const features = await openProxyFeatures(config, dirname(configFile), log);
   const router = new Router(
     transport,
     script,
@@ -152,6 +155,8 @@ export async function startServer(
       clientSipDomainAvp: config.client_sip_domain_avp,
       aliases: config.alias,
       resolver,
+      tm: tmSettings(config),
+      features,
     },
     log.child({ layer: 'router' }),
   );
@@ -186,7 +191,9 @@ export async function startServer(
       });
     }
   } catch (err) {
+    router.stop();
     await transport.stop();
+    await features.close();
     throw err;
   }
 
@@ -200,7 +207,9 @@ export async function startServer(
     async stop() {
       await mgmt?.close();
       metrics?.close();
+      router.stop();
       await transport.stop();
+      await features.close();
       await tracing.stop();
       resolver.close();
       await tls.close();

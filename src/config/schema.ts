@@ -19,6 +19,9 @@ const aliasProblem = (text: string): string | undefined => {
 import { dbConfigShape } from '../db/config.js';
 import { traceConfigShape } from '../trace/config.js';
 import { dnsConfigShape } from '../dns/config.js';
+import { tmConfigShape } from '../tm/config.js';
+import { authConfigShape } from '../features/auth/config.js';
+import { registrarConfigShape } from '../features/registrar/config.js';
 import { kamailioCompatShape } from '../tls/compat-params.js';
 
 const mgmtSchema = z.strictObject({
@@ -93,6 +96,12 @@ export const configSchema = z.strictObject({
   client_tls_domain_avp: z.string().min(1).optional(),
   /** AVP holding the SIP domain used to match client domains (OpenSIPS). */
   client_sip_domain_avp: z.string().min(1).optional(),
+  /** Digest authentication and its subscriber table (docs/auth-registrar.md). */
+  ...authConfigShape,
+  /** The registrar and its location store (docs/auth-registrar.md). */
+  ...registrarConfigShape,
+  /** Transactions: T1/T2/T4, fr_timeout, fr_inv_timeout (docs/transactions.md). */
+  ...tmConfigShape,
   /** RFC 3263 server location: resolvers, NAPTR/SRV use, cache and failover (docs/dns.md). */
   ...dnsConfigShape,
   /** HEP tracing of TLS connections and their SIP messages (docs/tracing.md). */

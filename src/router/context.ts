@@ -2,7 +2,13 @@
 // actions (reply, forward, drop). Pseudo-variables are read through the shared registry.
 import type { Logger } from '../log/logger.js';
 import { createResponse, parseUri, type SipRequest, type SipResponse, type Uri } from '../sip/index.js';
-import type { Myself } from '../features/routing/myself.js';
+import type { LocalSocket, Myself } from '../features/routing/myself.js';
+import { recordRouteValues } from '../features/routing/record-route.js';
+import type { ProxyFeatures } from '../features/proxy-features.js';
+import type { AuthKind, AuthResult } from '../features/auth/index.js';
+import { applyBinding, type SaveResult } from '../features/registrar/index.js';
+import type { FailureHook, OutboundSocket, RelayResult, TransactionLayer } from '../tm/index.js';
+import { hostPort } from '../transport/listen-spec.js';
 import { looseRoute } from '../features/routing/loose-route.js';
 import { checkMaxForwards, type MaxForwardsVerdict } from '../features/routing/max-forwards.js';
 import type { Endpoint, Inbound, TlsSessionInfo } from '../transport/types.js';
@@ -20,6 +26,10 @@ export interface ContextServices {
   tlsAvps: { domain?: string; sipDomain?: string };
   /** This server's names: listeners and aliases. */
   myself: () => Myself;
+  /** Stateful relaying. */
+  tm: TransactionLayer;
+  /** Digest authentication and the registrar, when the server was started with them. */
+  features: ProxyFeatures | undefined;
 }
 
 /** What request and reply contexts share. */
@@ -132,21 +142,106 @@ export class RequestContext extends MessageContext<SipRequest> {
    * Rejects with the reason if it cannot be sent.
    */
   async forward(destination?: string, tls: TlsSelection = {}): Promise<void> {
+    await this.services.core.forwardRequest(
+      this.msg,
+      destination ?? this.dstUri,
+      this.tlsChoice(tls),
+      this.recordRouted ? this.inboundSocket : undefined,
+    );
+    this.done = 'forwarded';
+  }
+
+  /**
+   * Stateful relay (OpenSIPS `t_relay`): to `destination` (several: parallel forking), else the
+   * destination set by lookup() ($du), the top Route or the Request-URI. The transaction answers
+   * upstream: the best response, 408 on timeout, 503 when the transport fails, after
+   * `onFailure` (which may relay elsewhere) had its say.
+   */
+  async relay(
+    destination?: string | readonly string[],
+    options: { tls?: TlsSelection; onFailure?: FailureHook } = {},
+  ): Promise<RelayResult> {
+    const from = this.inboundSocket;
+    const result = await this.services.tm.relay(this.msg, this.inbound, destination ?? this.dstUri, {
+      tls: this.tlsChoice(options.tls ?? {}),
+      ...(options.onFailure && { onFailure: options.onFailure }),
+      ...(this.recordRouted && { recordRoute: (out: OutboundSocket) => recordRouteValues(from, out) }),
+    });
+    this.done = 'forwarded';
+    return result;
+  }
+
+  /**
+   * Checks the request's digest credentials (OpenSIPS www_authorize / proxy_authorize) against
+   * the subscriber table; `kind` `www` for REGISTER (401), `proxy` for other requests (407).
+   */
+  authorize(
+    kind: AuthKind = this.msg.method === 'REGISTER' ? 'www' : 'proxy',
+    realm?: string,
+  ): Promise<AuthResult> {
+    return this.features.auth.authorize(this.msg, kind, realm);
+  }
+
+  /** Answers 401/407 with a fresh challenge (stale=true when the nonce had expired). */
+  async challenge(result: AuthResult): Promise<void> {
+    const spec = this.features.auth.challengeFor(result);
+    if (!spec) return this.reply(500, 'Server Internal Error');
+    await this.reply(spec.status, spec.reason, spec.headers);
+  }
+
+  /** consume_credentials(): removes the credentials that authenticated, before relaying. */
+  consumeCredentials(result: AuthResult): boolean {
+    return this.features.auth.consumeCredentials(this.msg, result);
+  }
+
+  /** save("location") for a REGISTER: updates the bindings and sends the answer (200, 423, ...). */
+  async save(aor?: string): Promise<SaveResult> {
+    const result = await this.features.registrar.save(this.msg, {
+      source: { proto: this.proto, ...this.source },
+      socket: `${this.proto}:${hostPort(this.destination.address, this.destination.port)}`,
+      ...(aor !== undefined && { aor }),
+    });
+    await this.reply(result.status, result.reason, result.headers);
+    return result;
+  }
+
+  /**
+   * lookup("location"): the Request-URI becomes the best current contact of the AoR (default: the
+   * Request-URI), its Path becomes Route headers, and its received address the destination ($du)
+   * that forward() and relay() use. False when the AoR has no binding.
+   */
+  lookup(aor: string = this.msg.uri): boolean {
+    const binding = this.features.registrar.lookup(aor)[0];
+    if (!binding) return false;
+    const received = applyBinding(this.msg, binding);
+    this.dstUri = received;
+    return true;
+  }
+
+  /** The destination set by lookup() (OpenSIPS $du); forward() and relay() use it when given none. */
+  dstUri: string | undefined;
+
+  private get features(): ProxyFeatures {
+    const f = this.services.features;
+    if (!f) throw new Error('authentication and the registrar are not available in this server');
+    return f;
+  }
+
+  private get inboundSocket(): LocalSocket {
+    return { proto: this.proto, ...this.destination };
+  }
+
+  /** The TLS client domain: the script's choice, else the AVPs named by client_*_avp (OpenSIPS). */
+  private tlsChoice(tls: TlsSelection): TlsSelection {
     const avps = this.services.tlsAvps;
     const fromAvp = (name: string | undefined) => {
       const v = name === undefined ? undefined : this.avp.get(name);
       return v === undefined || v === null ? undefined : String(v);
     };
-    await this.services.core.forwardRequest(
-      this.msg,
-      destination,
-      {
-        domain: tls.domain ?? fromAvp(avps.domain),
-        sipDomain: tls.sipDomain ?? fromAvp(avps.sipDomain),
-      },
-      this.recordRouted ? { proto: this.proto, ...this.destination } : undefined,
-    );
-    this.done = 'forwarded';
+    return {
+      domain: tls.domain ?? fromAvp(avps.domain),
+      sipDomain: tls.sipDomain ?? fromAvp(avps.sipDomain),
+    };
   }
 }
 

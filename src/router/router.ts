@@ -13,7 +13,9 @@ import {
 import { normalizeAddress } from '../transport/connection.js';
 import type { ConnectionHooks, NewTlsConnection, TransportLayer } from '../transport/transport-layer.js';
 import { ConnectionContext } from './connection-context.js';
-import type { SipResolver } from '../dns/index.js';
+import { SipResolver } from '../dns/index.js';
+import { TransactionLayer, defaultTmSettings, dnsLocator, type TmSettings } from '../tm/index.js';
+import type { ProxyFeatures } from '../features/proxy-features.js';
 import { Myself, parseAlias } from '../features/routing/myself.js';
 import type { Inbound } from '../transport/types.js';
 import { MessageContext, ReplyContext, RequestContext, type ContextServices } from './context.js';
@@ -32,11 +34,17 @@ export interface RouterOptions {
   aliases?: string[];
   /** RFC 3263 resolver for forwarded requests; the system's resolvers when absent. */
   resolver?: SipResolver;
+  /** Transaction timers and limits (T1, fr_timeout, ...). */
+  tm?: TmSettings;
+  /** Digest authentication and registrar for the script; absent: ctx.authorize()/save() throw. */
+  features?: ProxyFeatures;
 }
 
 export class Router {
   readonly pvs = new PvRegistry<MessageContext>();
   private readonly core: StatelessCore;
+  /** Stateful relaying (ctx.relay): transactions see requests and replies before the script. */
+  readonly tm: TransactionLayer;
   private readonly services: ContextServices;
   private myself: Myself | undefined;
 
@@ -47,9 +55,20 @@ export class Router {
     private readonly log: Logger,
   ) {
     this.pvs.register(...coreVariables, ...tlsVariables);
-    this.core = new StatelessCore(transport, options.tlsPort, options.resolver);
+    const resolver = options.resolver ?? new SipResolver({ tlsPort: options.tlsPort });
+    this.core = new StatelessCore(transport, options.tlsPort, resolver);
+    this.tm = new TransactionLayer({
+      transport,
+      stateless: this.core,
+      settings: options.tm ?? defaultTmSettings(),
+      tlsPort: options.tlsPort,
+      log: log.child({ layer: 'tm' }),
+      locate: dnsLocator(resolver, options.tlsPort),
+    });
     this.services = {
       core: this.core,
+      tm: this.tm,
+      features: options.features,
       pvs: this.pvs,
       log,
       tlsAvps: { domain: options.clientTlsDomainAvp, sipDomain: options.clientSipDomainAvp },
@@ -65,6 +84,11 @@ export class Router {
 
   setScript(script: Script): void {
     this.script = script;
+  }
+
+  /** Ends the transactions' timers (the server is stopping). */
+  stop(): void {
+    this.tm.stop();
   }
 
   /** The script's TLS connection hooks, for the transport; a hook that throws drops the connection. */
@@ -111,6 +135,8 @@ export class Router {
 
   private async onRequest(req: SipRequest, inbound: Inbound): Promise<void> {
     this.stampVia(req, inbound);
+    // Retransmissions, ACKs for our non-2xx answers and CANCELs of relayed INVITEs end here.
+    if (this.tm.handleRequest(req, inbound)) return;
     const ctx = new RequestContext(req, inbound, this.services);
     try {
       await this.script.request(ctx);
@@ -127,6 +153,7 @@ export class Router {
     const ctx = new ReplyContext(res, inbound, this.services);
     if (this.script.reply) await this.script.reply(ctx);
     if (ctx.outcome === 'dropped') return;
+    if (this.tm.handleResponse(res)) return;
     if (!(await this.core.forwardResponse(res))) {
       this.log.debug(
         { status: res.status, callId: res.callId },
