@@ -101,7 +101,8 @@ export function generateTag(): string {
 }
 
 /**
- * A response to `req`: its Via lines copied in order, From, To, Call-ID and CSeq, then
+ * A response to `req`: its Via lines copied in order, From, To, Call-ID and CSeq (and the
+ * Record-Route lines when it establishes a dialog), then
  * `extraHeaders`, and `Content-Length: 0`. A To without tag gets `toTag` (a random one when not
  * given) unless the status is 100, which never carries one. The copies are verbatim, so this also
  * works for a request that failed to parse (`ReplyableRequest`).
@@ -113,7 +114,7 @@ export function createResponse(
   extraHeaders: ReadonlyArray<readonly [string, string]> = [],
   toTag?: string,
 ): SipResponse {
-  const copied = 'isRequest' in req ? copiedLines(req) : replyableLines(req);
+  const copied = 'isRequest' in req ? copiedLines(req, status) : replyableLines(req);
   const lines: HeaderLine[] = [];
   for (const line of copied) {
     if (line.key === 'to' && status > 100 && !hasTag(line.value)) {
@@ -149,8 +150,15 @@ export function createParseErrorResponse(
 
 const COPIED = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 
-function copiedLines(req: SipRequest): HeaderLine[] {
-  return (req.headerFields() as readonly HeaderLine[]).filter((h) => COPIED.has(h.key));
+/** Requests whose 101–299 responses establish a dialog (RFC 3261 §12.1, RFC 6665, RFC 3515). */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+
+function copiedLines(req: SipRequest, status: number): HeaderLine[] {
+  // §12.1.1: a response that establishes a dialog carries the request's Record-Route, in order.
+  const withRoutes = status > 100 && status < 300 && DIALOG_CREATING.has(req.method);
+  return (req.headerFields() as readonly HeaderLine[]).filter(
+    (h) => COPIED.has(h.key) || (withRoutes && h.key === 'record-route'),
+  );
 }
 
 function replyableLines(req: ReplyableRequest): HeaderLine[] {
