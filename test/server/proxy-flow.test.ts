@@ -4,9 +4,7 @@
 // statefully (ctx.relay): the caller gets 100 Trying, then the callee's 180 and 200.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDb } from '../../src/db/db.js';
@@ -15,43 +13,7 @@ import { SubscriberTable } from '../../src/features/auth/subscriber-table.js';
 import { createResponse, parseMessage, serializeMessage, type SipRequest } from '../../src/sip/index.js';
 import { answerChallenge } from '../features/helpers.js';
 import { startTestServer, statusOf, type TestServer } from '../helpers/peers.js';
-import { Signal } from '../helpers/signal.js';
-
-/** A UDP phone on loopback that keeps what it receives. */
-class Phone {
-  readonly received: string[] = [];
-  private readonly signal = new Signal();
-  private constructor(readonly socket: Socket) {
-    socket.on('message', (m) => {
-      this.received.push(m.toString('latin1'));
-      this.signal.notify();
-    });
-  }
-  static async open(): Promise<Phone> {
-    const s = createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-    return new Phone(s);
-  }
-  get port(): number {
-    return (this.socket.address() as AddressInfo).port;
-  }
-  send(text: string | Buffer, port: number): void {
-    this.socket.send(text, port, '127.0.0.1');
-  }
-  async next(pred: (m: string) => boolean, what: string, timeoutMs = 3000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.received.find(pred);
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) assert.fail(`${what}: nothing; got ${JSON.stringify(this.received)}`);
-      await this.signal.wait(left);
-    }
-  }
-  close(): void {
-    this.socket.close();
-  }
-}
+import { Phone } from '../helpers/phone.js';
 
 const SCRIPT = `export default {
   async request(ctx) {
