@@ -2,12 +2,17 @@
 import type { SipRequest, SipUri, Uri } from '../sip/index.js';
 import type { MessageContext } from './context.js';
 import type { PvSpec } from './pv.js';
+import { credentialsOf } from '../features/auth/index.js';
 
 type Ctx = MessageContext;
 
 const request = (ctx: Ctx): SipRequest | undefined => (ctx.msg.isRequest ? ctx.msg : undefined);
 const sip = (uri: Uri | undefined): SipUri | undefined => (uri?.kind === 'sip' ? uri : undefined);
 const ruri = (ctx: Ctx) => sip(request(ctx)?.requestUri);
+const credentials = (ctx: Ctx) => {
+  const req = request(ctx);
+  return req && credentialsOf(req);
+};
 /** The user of a sip:/sips: URI, or the number of a tel: URI. */
 const userOf = (uri: Uri | undefined) => (uri?.kind === 'tel' ? uri.number : sip(uri)?.user);
 
@@ -56,6 +61,13 @@ export const coreVariables: PvSpec<Ctx>[] = [
   { name: 'tn', summary: 'To display name', get: (c) => c.msg.to().displayName },
   { name: 'tt', summary: 'To tag', get: (c) => c.msg.to().tag },
   { name: 'ua', summary: 'User-Agent header', get: (c) => c.msg.getHeader('User-Agent') },
+  {
+    name: 'au',
+    summary: 'username of the digest credentials (not checked)',
+    get: (c) => credentials(c)?.username,
+  },
+  { name: 'ar', summary: 'realm of the digest credentials', get: (c) => credentials(c)?.realm },
+  { name: 'adu', summary: 'uri of the digest credentials', get: (c) => credentials(c)?.uri },
   { name: 'ml', summary: 'message length in bytes', get: (c) => c.inbound.data.length },
   { name: 'mb', summary: 'the whole message as received', get: (c) => c.inbound.data.toString('utf8') },
   { name: 'rb', summary: 'message body', get: (c) => c.msg.body.toString('utf8') },
