@@ -130,7 +130,7 @@ export class RequestContext extends MessageContext<SipRequest> {
    */
   async reply(status: number, reason?: string, headers?: HeaderList): Promise<void> {
     const extra = headers ? (Array.isArray(headers) ? headers : Object.entries(headers)) : [];
-    const response = createResponse(this.msg, status, reason, extra);
+    const response = createResponse(this.msg, status, reason, extra, this.services.core.replyTag());
     this.done = 'replied';
     await this.services.core.reply(this.inbound, response);
   }

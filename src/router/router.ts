@@ -136,7 +136,7 @@ export class Router {
   private async onRequest(req: SipRequest, inbound: Inbound): Promise<void> {
     this.stampVia(req, inbound);
     // Retransmissions, ACKs for our non-2xx answers and CANCELs of relayed INVITEs end here.
-    if (this.tm.handleRequest(req, inbound)) return;
+    if (this.tm.handleRequest(req, inbound) || this.core.isAckForOurReply(req)) return;
     const ctx = new RequestContext(req, inbound, this.services);
     try {
       await this.script.request(ctx);

@@ -1,10 +1,11 @@
 // Stateless message handling (OpenSIPS `forward()` / `sl_send_reply()`): where replies go (RFC 3261
 // §18.2.2 with RFC 3581 rport), Via insertion with a stateless branch (§16.11), and relaying replies
 // back along the Via path. Transactions (stateful relay) build on top of this in the tm layer.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   BRANCH_MAGIC_COOKIE,
   formatVia,
+  generateTag,
   serializeMessage,
   type SipRequest,
   type SipResponse,
@@ -27,6 +28,12 @@ export interface TlsSelection {
 }
 
 export class StatelessCore {
+  /**
+   * Prefix of the To tags of our stateless replies (OpenSIPS sl's tag): the ACK a UAC sends for
+   * such a non-2xx reply carries it and is absorbed here instead of being routed on.
+   */
+  readonly replyTagPrefix = `sl${randomBytes(4).toString('hex')}-`;
+
   constructor(
     private readonly transport: TransportLayer,
     private readonly tlsPort: number,
@@ -111,6 +118,16 @@ export class StatelessCore {
       if (maxForwards === undefined) req.removeHeader('Max-Forwards');
       else req.setHeader('Max-Forwards', maxForwards);
     }
+  }
+
+  /** A To tag for a stateless reply: ours, recognisable in the ACK that answers it. */
+  replyTag(): string {
+    return this.replyTagPrefix + generateTag();
+  }
+
+  /** An ACK for one of our stateless non-2xx replies (RFC 3261 §17.2.1: it ends there). */
+  isAckForOurReply(req: SipRequest): boolean {
+    return req.method === 'ACK' && (req.to().tag?.startsWith(this.replyTagPrefix) ?? false);
   }
 
   /** Relays a reply whose top Via is ours to the next Via; returns false if it is not for us. */

@@ -15,9 +15,10 @@ export class Phone {
       this.signal.notify();
     });
   }
-  static async open(): Promise<Phone> {
+  /** On `port` (default: a free one). */
+  static async open(port = 0): Promise<Phone> {
     const s = createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    await new Promise<void>((r) => s.bind(port, '127.0.0.1', r));
     return new Phone(s);
   }
   get port(): number {

@@ -17,6 +17,8 @@ import { answerChallenge } from '../features/helpers.js';
 import { TestCa } from '../helpers/domains.js';
 import { Phone } from '../helpers/phone.js';
 import { options, StreamPeer, startTestServer, statusOf, type TestServer } from '../helpers/peers.js';
+import { freePort } from '../helpers/kamailio.js';
+import { sipp, sippSkip } from '../helpers/sipp.js';
 
 const SCRIPT = join(import.meta.dirname, '../../scripts/trusted-calls.ts');
 
@@ -35,6 +37,7 @@ describe('trusted calls over TLS between two sipsd domains', () => {
     trustedCaFile: string,
     user: string,
     peers: Record<string, string>,
+    extra = '',
   ): Promise<TestServer> {
     const url = `sqlite://${join(dir, `${domain}.db`)}`;
     const db = openDb(url, { baseDir: dir, create: true });
@@ -51,9 +54,13 @@ describe('trusted calls over TLS between two sipsd domains', () => {
         `export default trustedCalls(${JSON.stringify({ domain, peers })});\n`,
     );
     return startTestServer(
-      [`script: ${script}`, `auth_db_url: ${url}`, `alias: [${domain}]`, 'tls_handshake_timeout: 2000'].join(
-        '\n',
-      ),
+      [
+        `script: ${script}`,
+        `auth_db_url: ${url}`,
+        `alias: [${domain}]`,
+        'tls_handshake_timeout: 2000',
+        extra,
+      ].join('\n'),
       { ...pki, caFile },
     );
   }
@@ -62,9 +69,15 @@ describe('trusted calls over TLS between two sipsd domains', () => {
     pkiA = await createTestPki(join(dir, 'pki-a'));
     const pkiB = await createTestPki(join(dir, 'pki-b'));
     b = await proxy('domb.test', pkiB, pkiA.caFile, 'bob', {});
-    a = await proxy('doma.test', pkiA, pkiB.caFile, 'alice', {
-      'domb.test': `tls:127.0.0.1:${b.port('tls')}`,
-    });
+    // SIPp 3.6 answers only the first challenge and knows only MD5: A offers MD5 first.
+    a = await proxy(
+      'doma.test',
+      pkiA,
+      pkiB.caFile,
+      'alice',
+      { 'domb.test': `tls:127.0.0.1:${b.port('tls')}` },
+      'auth_algorithms: [MD5, SHA-256]',
+    );
     alice = await Phone.open();
     bob = await Phone.open();
   });
@@ -79,16 +92,22 @@ describe('trusted calls over TLS between two sipsd domains', () => {
   const via = (phone: Phone, branch: string) =>
     `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=z9hG4bK-${branch};rport\r\n`;
 
-  /** REGISTER, answer the challenge, expect 200. */
-  async function register(phone: Phone, user: string, domain: string, server: TestServer): Promise<void> {
-    const request = (cseq: number, authorization?: string) =>
-      `REGISTER sip:${domain} SIP/2.0\r\n${via(phone, `reg-${user}-${cseq}`)}Max-Forwards: 70\r\n` +
-      `From: <sip:${user}@${domain}>;tag=r\r\nTo: <sip:${user}@${domain}>\r\nCall-ID: reg-${user}\r\n` +
-      `CSeq: ${cseq} REGISTER\r\nContact: <sip:${user}@127.0.0.1:${phone.port}>\r\nExpires: 300\r\n` +
-      (authorization ? `Authorization: ${authorization}\r\n` : '') +
-      'Content-Length: 0\r\n\r\n';
+  /** REGISTER (Contact: the phone, or `contact`), answer the challenge, expect 200. */
+  async function register(
+    phone: Phone,
+    user: string,
+    domain: string,
+    server: TestServer,
+    contact = `<sip:${user}@127.0.0.1:${phone.port}>`,
+    base = 0,
+  ): Promise<void> {
+    const request = (n: number, authorization?: string) =>
+      registerText(phone, user, domain, contact, base + n, authorization);
     phone.send(request(1), server.port('udp'));
-    const challenge = await phone.next((m) => m.includes('CSeq: 1 REGISTER'), `${user}'s challenge`);
+    const challenge = await phone.next(
+      (m) => m.includes(`CSeq: ${base + 1} REGISTER`),
+      `${user}'s challenge`,
+    );
     const header = /^WWW-Authenticate: (.*)\r$/m.exec(challenge)?.[1];
     assert.ok(header, challenge);
     const authorization = answerChallenge(header, {
@@ -98,9 +117,23 @@ describe('trusted calls over TLS between two sipsd domains', () => {
       uri: `sip:${domain}`,
     });
     phone.send(request(2, authorization), server.port('udp'));
-    const ok = await phone.next((m) => m.includes('CSeq: 2 REGISTER'), `${user}'s registration`);
+    const ok = await phone.next((m) => m.includes(`CSeq: ${base + 2} REGISTER`), `${user}'s registration`);
     assert.equal(statusOf(ok), 200, ok);
   }
+
+  const registerText = (
+    phone: Phone,
+    user: string,
+    domain: string,
+    contact: string,
+    cseq: number,
+    authorization?: string,
+  ) =>
+    `REGISTER sip:${domain} SIP/2.0\r\n${via(phone, `reg-${user}-${cseq}`)}Max-Forwards: 70\r\n` +
+    `From: <sip:${user}@${domain}>;tag=r\r\nTo: <sip:${user}@${domain}>\r\nCall-ID: reg-${user}\r\n` +
+    `CSeq: ${cseq} REGISTER\r\nContact: ${contact}\r\nExpires: 300\r\n` +
+    (authorization ? `Authorization: ${authorization}\r\n` : '') +
+    'Content-Length: 0\r\n\r\n';
 
   test('users register with digest auth at their own domain', async () => {
     assert.ok(a && b);
@@ -176,6 +209,57 @@ describe('trusted calls over TLS between two sipsd domains', () => {
     const byeOk = await alice.next((m) => m.includes('CSeq: 3 BYE'), 'the 200 for BYE');
     assert.equal(statusOf(byeOk), 200, byeOk);
   });
+
+  test(
+    'SIPp: a SIPp caller authenticates at A and calls a SIPp callee registered at B',
+    { skip: sippSkip },
+    async () => {
+      assert.ok(a && b);
+      // bob's new contact is the SIPp callee's port: registered from that very port (so the
+      // registrar sees no NAT), the phone's binding dropped, then SIPp takes the port over.
+      const uasPort = await freePort();
+      const registrar = await Phone.open(uasPort);
+      try {
+        await register(
+          registrar,
+          'bob',
+          'domb.test',
+          b,
+          `<sip:bob@127.0.0.1:${bob.port}>;expires=0, <sip:bob@127.0.0.1:${uasPort}>`,
+          10,
+        );
+      } finally {
+        registrar.close();
+      }
+      const fixtures = join(import.meta.dirname, '../fixtures/sipp');
+      const uas = sipp(['-sf', join(fixtures, 'uas-alert-info.xml'), '-p', String(uasPort), '-m', '1']);
+      const uac = sipp([
+        '-sf',
+        join(fixtures, 'uac-auth.xml'),
+        '-s',
+        'bob',
+        '-au',
+        'alice',
+        '-ap',
+        'alice-secret',
+        '-set',
+        'user',
+        'alice',
+        '-set',
+        'from_domain',
+        'doma.test',
+        '-set',
+        'to_domain',
+        'domb.test',
+        '-m',
+        '1',
+        `127.0.0.1:${a.port('udp')}`,
+      ]);
+      const [caller, callee] = await Promise.all([uac, uas]);
+      assert.equal(caller.code, 0, `SIPp caller failed:\n${caller.output}`);
+      assert.equal(callee.code, 0, `SIPp callee failed (no Alert-Info?):\n${callee.output}`);
+    },
+  );
 
   test('a TLS client whose certificate B cannot verify is refused before any SIP is read', async () => {
     assert.ok(b);
