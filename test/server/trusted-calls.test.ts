@@ -21,6 +21,7 @@ import { freePort } from '../helpers/kamailio.js';
 import { sipp, sippSkip } from '../helpers/sipp.js';
 
 const SCRIPT = join(import.meta.dirname, '../../scripts/trusted-calls.ts');
+const FIXTURES = join(import.meta.dirname, '../fixtures/sipp');
 
 describe('trusted calls over TLS between two sipsd domains', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-trusted-'));
@@ -135,6 +136,46 @@ describe('trusted calls over TLS between two sipsd domains', () => {
     (authorization ? `Authorization: ${authorization}\r\n` : '') +
     'Content-Length: 0\r\n\r\n';
 
+  /**
+   * Points bob's registration at a free port for a SIPp callee: registered from that very port (so
+   * the registrar sees no NAT), the phone's binding dropped; SIPp then takes the port over.
+   */
+  async function registerSippCallee(cseqBase: number): Promise<number> {
+    assert.ok(b);
+    const uasPort = await freePort();
+    const registrar = await Phone.open(uasPort);
+    try {
+      await register(
+        registrar,
+        'bob',
+        'domb.test',
+        b,
+        `<sip:bob@127.0.0.1:${bob.port}>;expires=0, <sip:bob@127.0.0.1:${uasPort}>`,
+        cseqBase,
+      );
+    } finally {
+      registrar.close();
+    }
+    sippCalleePort = uasPort;
+    return uasPort;
+  }
+  /** The port of the last SIPp callee registered for bob. */
+  let sippCalleePort = 0;
+
+  /** The SIPp caller's arguments: alice at A calling bob@domb.test with `scenario`. */
+  const sippCaller = (scenario: string) => [
+    ...['-sf', join(FIXTURES, scenario), '-s', 'bob', '-au', 'alice', '-ap', 'alice-secret'],
+    ...['-set', 'user', 'alice', '-set', 'from_domain', 'doma.test', '-set', 'to_domain', 'domb.test'],
+    ...[
+      '-m',
+      '1',
+      '-trace_msg',
+      '-message_file',
+      '/tmp/uac-' + scenario + '.log',
+      `127.0.0.1:${a!.port('udp')}`,
+    ],
+  ];
+
   test('users register with digest auth at their own domain', async () => {
     assert.ok(a && b);
     await register(alice, 'alice', 'doma.test', a);
@@ -215,49 +256,47 @@ describe('trusted calls over TLS between two sipsd domains', () => {
     { skip: sippSkip },
     async () => {
       assert.ok(a && b);
-      // bob's new contact is the SIPp callee's port: registered from that very port (so the
-      // registrar sees no NAT), the phone's binding dropped, then SIPp takes the port over.
-      const uasPort = await freePort();
-      const registrar = await Phone.open(uasPort);
-      try {
-        await register(
-          registrar,
-          'bob',
-          'domb.test',
-          b,
-          `<sip:bob@127.0.0.1:${bob.port}>;expires=0, <sip:bob@127.0.0.1:${uasPort}>`,
-          10,
-        );
-      } finally {
-        registrar.close();
-      }
-      const fixtures = join(import.meta.dirname, '../fixtures/sipp');
-      const uas = sipp(['-sf', join(fixtures, 'uas-alert-info.xml'), '-p', String(uasPort), '-m', '1']);
-      const uac = sipp([
-        '-sf',
-        join(fixtures, 'uac-auth.xml'),
-        '-s',
-        'bob',
-        '-au',
-        'alice',
-        '-ap',
-        'alice-secret',
-        '-set',
-        'user',
-        'alice',
-        '-set',
-        'from_domain',
-        'doma.test',
-        '-set',
-        'to_domain',
-        'domb.test',
-        '-m',
-        '1',
-        `127.0.0.1:${a.port('udp')}`,
-      ]);
+      const uasPort = await registerSippCallee(10);
+      const uas = sipp(['-sf', join(FIXTURES, 'uas-alert-info.xml'), '-p', String(uasPort), '-m', '1']);
+      const uac = sipp(sippCaller('uac-auth.xml'));
       const [caller, callee] = await Promise.all([uac, uas]);
       assert.equal(caller.code, 0, `SIPp caller failed:\n${caller.output}`);
       assert.equal(callee.code, 0, `SIPp callee failed (no Alert-Info?):\n${callee.output}`);
+    },
+  );
+
+  test(
+    'SIPp: a caller cancels while bob rings: 200 for the CANCEL, 487 for the INVITE, ACKed hop by hop',
+    { skip: sippSkip },
+    async () => {
+      assert.ok(a && b);
+      // bob is the phone again (the SIPp callee's binding removed); the SIPp call is told apart by its tags.
+      const contacts = `<sip:bob@127.0.0.1:${sippCalleePort}>;expires=0, <sip:bob@127.0.0.1:${bob.port}>`;
+      await register(bob, 'bob', 'domb.test', b, contacts, 30);
+      const caller = sipp(sippCaller('uac-cancel.xml'));
+      const arrived = await bob.next(
+        (m) => m.startsWith('INVITE ') && m.includes('SIPpTag'),
+        'the INVITE',
+        5000,
+      );
+      const parsed = parseMessage(Buffer.from(arrived));
+      assert.ok(parsed.ok && parsed.message.isRequest);
+      const invite = parsed.message as SipRequest;
+      bob.send(serializeMessage(createResponse(invite, 180, undefined, [], 'bob-cancel')), b.port('udp'));
+      const cancel = await bob.next(
+        (m) => m.startsWith('CANCEL ') && m.includes('SIPpTag'),
+        'the CANCEL relayed by B',
+      );
+      const cancelParsed = parseMessage(Buffer.from(cancel));
+      assert.ok(cancelParsed.ok && cancelParsed.message.isRequest);
+      const cancelReq = cancelParsed.message as SipRequest;
+      bob.send(serializeMessage(createResponse(cancelReq, 200, undefined, [], 'bob-cancel')), b.port('udp'));
+      bob.send(serializeMessage(createResponse(invite, 487, undefined, [], 'bob-cancel')), b.port('udp'));
+      // B acknowledges the 487 itself (hop by hop), on the INVITE's branch.
+      const ack = await bob.next((m) => m.startsWith('ACK ') && m.includes('SIPpTag'), "B's ACK for the 487");
+      assert.equal(/^Via: .*branch=([^;\r]+)/m.exec(ack)?.[1], invite.topVia().branch);
+      const result = await caller;
+      assert.equal(result.code, 0, `SIPp caller failed:\n${result.output}`);
     },
   );
 
