@@ -4,7 +4,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parseUri, type SipRequest, type SipUri, type Uri } from '../sip/index.js';
-import type { TargetSpec } from '../dns/index.js';
+import type { SipResolver, TargetSpec } from '../dns/index.js';
 import { SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { SendTarget } from '../transport/types.js';
 
@@ -83,4 +83,28 @@ export function resolutionInput(
   const uri = routes.value[0]?.uri ?? req.requestUri;
   if (uri.kind !== 'sip') throw new Error(`a ${uri.scheme}: URI has no host to forward to`);
   return uri;
+}
+
+/**
+ * The targets to send a forwarded request to, by RFC 3263, most preferred first; ask for the next
+ * after each transport failure. Without a SIP domain from the script, client domains match the
+ * destination's domain (the URI host), which is what match_sip_domain is written for.
+ */
+export function locateTargets(
+  resolver: SipResolver,
+  req: SipRequest,
+  dest: string | undefined,
+  tlsPort: number,
+  tls: { domain?: string; sipDomain?: string },
+): { next(): Promise<SendTarget | undefined>; readonly failure: { message: string } | undefined } {
+  const targets = resolver.targets(resolutionInput(req, dest, tlsPort));
+  return {
+    async next() {
+      const t = await targets.next();
+      return t && { ...t, tlsDomain: tls.domain, sipDomain: tls.sipDomain ?? t.serverName };
+    },
+    get failure() {
+      return targets.failure;
+    },
+  };
 }

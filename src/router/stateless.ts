@@ -14,7 +14,7 @@ import {
 import { hostPort, SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Inbound, SendTarget } from '../transport/types.js';
-import { resolutionInput, toTarget } from './destination.js';
+import { locateTargets, toTarget } from './destination.js';
 import { SipResolver } from '../dns/index.js';
 import { recordRouteValues } from '../features/routing/record-route.js';
 import type { LocalSocket } from '../features/routing/myself.js';
@@ -75,14 +75,11 @@ export class StatelessCore {
   ): Promise<void> {
     // RFC 3263: the targets in order of preference; the next one is tried when a send fails
     // (connection refused, handshake failed), unless disable_dns_failover is set.
-    const targets = this.resolver.targets(resolutionInput(req, dest, this.tlsPort));
+    const targets = locateTargets(this.resolver, req, dest, this.tlsPort, tls);
     let failed: Error | undefined;
     for (let target = await targets.next(); target; target = await targets.next()) {
       try {
-        // Without a SIP domain from the script, client domains match the destination's domain
-        // (the URI host), which is what its match_sip_domain is written for.
-        const sipDomain = tls.sipDomain ?? target.serverName;
-        return await this.sendRequest(req, { ...target, tlsDomain: tls.domain, sipDomain }, recordRouteFrom);
+        return await this.sendRequest(req, target, recordRouteFrom);
       } catch (err) {
         failed = err as Error;
       }

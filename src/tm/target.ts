@@ -4,7 +4,7 @@
 // next one after a transport failure), so a DNS failure ends only that branch.
 import {
   parseDestination,
-  resolutionInput,
+  locateTargets,
   toTarget,
   uriDestination,
   type Destination,
@@ -69,21 +69,7 @@ export const systemLocator: TargetLocator = (_req, _destination, plan, tls) => {
   };
 };
 
-/**
- * RFC 3263 per branch: NAPTR, SRV and A/AAAA through the DNS layer, the next target after each
- * transport failure. Without a SIP domain from the script, client domains match the URI's domain.
- */
+/** RFC 3263 per branch: the next target after each transport failure (see locateTargets). */
 export function dnsLocator(resolver: SipResolver, tlsPort: number): TargetLocator {
-  return (req, destination, _plan, tls) => {
-    const targets = resolver.targets(resolutionInput(req, destination, tlsPort));
-    return {
-      async next() {
-        const t = await targets.next();
-        return t && { ...t, tlsDomain: tls.domain, sipDomain: tls.sipDomain ?? t.serverName };
-      },
-      get failure() {
-        return targets.failure;
-      },
-    };
-  };
+  return (req, destination, _plan, tls) => locateTargets(resolver, req, destination, tlsPort, tls);
 }
