@@ -34,6 +34,10 @@ export interface KamailioOptions {
   tlsCfg: string;
   udpPort: number;
   tlsPort: number;
+  /** More modules to load (file names, e.g. `tm.so`), before tls. */
+  modules?: string[];
+  /** More global settings and modparam lines. */
+  globals?: string;
 }
 
 export class Kamailio {
@@ -64,11 +68,9 @@ auto_aliases=no
 listen=udp:127.0.0.1:${o.udpPort}
 listen=tls:127.0.0.1:${o.tlsPort}
 mpath="${moduleDir}/"
-loadmodule "sl.so"
-loadmodule "textops.so"
-loadmodule "pv.so"
-loadmodule "tls.so"
+${['sl.so', 'textops.so', 'pv.so', ...(o.modules ?? []), 'tls.so'].map((m) => `loadmodule "${m}"`).join('\n')}
 modparam("tls", "config", "${join(dir, 'tls.cfg')}")
+${o.globals ?? ''}
 request_route {
 ${o.route}
 }

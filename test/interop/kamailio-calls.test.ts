@@ -1,0 +1,128 @@
+// The trusted-calls scenario with Kamailio as domB: a SIPp caller authenticates at sipsd (domA),
+// which relays the INVITE over mutually authenticated TLS to Kamailio; Kamailio (tm, registrar,
+// rr) finds bob's registration, marks the call with Alert-Info because it came over TLS from a
+// verified peer, and delivers it; ACK and BYE follow the route both proxies recorded.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDb } from '../../src/db/db.js';
+import { defaultAuthConfig } from '../../src/features/auth/config.js';
+import { SubscriberTable } from '../../src/features/auth/subscriber-table.js';
+import { createTestPki } from '../../src/pki/index.js';
+import { createResponse, parseMessage, serializeMessage, type SipRequest } from '../../src/sip/index.js';
+import { Kamailio, freePort, kamailioSkip } from '../helpers/kamailio.js';
+import { Phone } from '../helpers/phone.js';
+import { startTestServer, statusOf, type TestServer } from '../helpers/peers.js';
+import { sipp, sippSkip } from '../helpers/sipp.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+describe('trusted calls from sipsd to Kamailio', { skip: kamailioSkip || sippSkip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipsd-kamailio-calls-'));
+  let a: TestServer | undefined;
+  let kamailio: Kamailio | undefined;
+  let kamailioUdp = 0;
+  let bob: Phone;
+
+  before(async () => {
+    const pkiA = await createTestPki(join(dir, 'pki-a'));
+    const pkiB = await createTestPki(join(dir, 'pki-b'));
+    const trust = join(dir, 'trust.pem');
+    writeFileSync(trust, readFileSync(pkiA.caFile, 'utf8') + readFileSync(pkiB.caFile, 'utf8'));
+    const kamailioTls = await freePort();
+    kamailioUdp = await freePort();
+    const profile = `certificate = ${pkiB.serverCertFile}\nprivate_key = ${pkiB.serverKeyFile}\nca_list = ${trust}\nverify_certificate = yes\nrequire_certificate = yes\n`;
+    kamailio = await Kamailio.start({
+      udpPort: kamailioUdp,
+      tlsPort: kamailioTls,
+      tlsCfg: `[server:default]\nmethod = TLSv1.2+\n${profile}\n[client:default]\nmethod = TLSv1.2+\n${profile}`,
+      modules: ['tm.so', 'rr.so', 'maxfwd.so', 'siputils.so', 'usrloc.so', 'registrar.so'],
+      globals: 'alias="domb.test"\nmodparam("usrloc", "db_mode", 0)',
+      route: `
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK") && t_check_trans()) { t_relay(); }
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+  if (is_method("REGISTER")) { save("location"); exit; }
+  if (proto == TLS && !is_peer_verified()) { sl_send_reply("403", "TLS peer not verified"); exit; }
+  record_route();
+  if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
+  remove_hf("Alert-Info");
+  if (is_method("INVITE") && proto == TLS) { append_hf("Alert-Info: Bellcore-dr4\\r\\n"); }
+  t_relay();`,
+    });
+
+    const url = `sqlite://${join(dir, 'a.db')}`;
+    const db = openDb(url, { baseDir: dir, create: true });
+    const table = new SubscriberTable(db, defaultAuthConfig());
+    await table.init();
+    await table.add({ username: 'alice', domain: 'doma.test', password: 'alice-secret' });
+    await db.close();
+    const script = join(dir, 'doma.ts');
+    const peers = { 'domb.test': `tls:127.0.0.1:${kamailioTls}` };
+    writeFileSync(
+      script,
+      `import { trustedCalls } from ${JSON.stringify(join(ROOT, 'scripts/trusted-calls.ts'))};\n` +
+        `export default trustedCalls(${JSON.stringify({ domain: 'doma.test', peers })});\n`,
+    );
+    a = await startTestServer(
+      [
+        `script: ${script}`,
+        `auth_db_url: ${url}`,
+        'alias: [doma.test]',
+        // SIPp answers only the first challenge, with MD5; a cold Kamailio handshakes slowly.
+        'auth_algorithms: [MD5, SHA-256]',
+        'tls_handshake_timeout: 3000',
+      ].join('\n'),
+      { ...pkiA, caFile: trust },
+    );
+    bob = await Phone.open();
+  });
+  after(async () => {
+    bob?.close();
+    await a?.stop();
+    await kamailio?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('bob registers at Kamailio; a SIPp caller at sipsd reaches him with Alert-Info; ACK and BYE follow', async () => {
+    assert.ok(a && kamailio);
+    bob.send(
+      `REGISTER sip:domb.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${bob.port};branch=z9hG4bK-kreg;rport\r\n` +
+        'Max-Forwards: 70\r\nFrom: <sip:bob@domb.test>;tag=r\r\nTo: <sip:bob@domb.test>\r\nCall-ID: kreg\r\n' +
+        `CSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:${bob.port}>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n`,
+      kamailioUdp,
+    );
+    const registered = await bob.next((m) => m.includes('CSeq: 1 REGISTER'), 'the registration');
+    assert.equal(statusOf(registered), 200, registered);
+
+    const caller = sipp([
+      ...['-sf', join(ROOT, 'test/fixtures/sipp/uac-auth.xml'), '-s', 'bob', '-au', 'alice'],
+      ...['-ap', 'alice-secret', '-set', 'user', 'alice', '-set', 'from_domain', 'doma.test'],
+      ...['-set', 'to_domain', 'domb.test', '-m', '1', `127.0.0.1:${a.port('udp')}`],
+    ]);
+    const arrived = await bob
+      .next((m) => m.startsWith('INVITE '), 'the INVITE from Kamailio', 8000)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nKamailio log:\n${kamailio!.log}`);
+      });
+    assert.match(arrived, /^Alert-Info: Bellcore-dr4\r$/m);
+    const parsed = parseMessage(Buffer.from(arrived));
+    assert.ok(parsed.ok && parsed.message.isRequest);
+    const invite = parsed.message as SipRequest;
+    const contact: [string, string] = ['Contact', `<sip:bob@127.0.0.1:${bob.port}>`];
+    bob.send(serializeMessage(createResponse(invite, 180, undefined, [], 'kbob')), kamailioUdp);
+    bob.send(serializeMessage(createResponse(invite, 200, undefined, [contact], 'kbob')), kamailioUdp);
+    const bye = await bob.next((m) => m.startsWith('BYE '), 'the BYE', 8000);
+    const byeParsed = parseMessage(Buffer.from(bye));
+    assert.ok(byeParsed.ok && byeParsed.message.isRequest);
+    bob.send(serializeMessage(createResponse(byeParsed.message as SipRequest, 200)), kamailioUdp);
+    const result = await caller;
+    assert.equal(result.code, 0, `SIPp caller failed:\n${result.output}\nKamailio log:\n${kamailio.log}`);
+  });
+});
