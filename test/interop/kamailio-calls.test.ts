@@ -13,6 +13,7 @@ import { SubscriberTable } from '../../src/features/auth/subscriber-table.js';
 import { createTestPki } from '../../src/pki/index.js';
 import { createResponse, parseMessage, serializeMessage, type SipRequest } from '../../src/sip/index.js';
 import { Kamailio, freePort, kamailioSkip } from '../helpers/kamailio.js';
+import { answerChallenge } from '../features/helpers.js';
 import { Phone } from '../helpers/phone.js';
 import { startTestServer, statusOf, type TestServer } from '../helpers/peers.js';
 import { sipp, sippSkip } from '../helpers/sipp.js';
@@ -126,3 +127,115 @@ describe('trusted calls from sipsd to Kamailio', { skip: kamailioSkip || sippSki
     assert.equal(result.code, 0, `SIPp caller failed:\n${result.output}\nKamailio log:\n${kamailio.log}`);
   });
 });
+
+describe('trusted calls from Kamailio to sipsd', { skip: kamailioSkip || sippSkip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipsd-kamailio-calls-'));
+  let b: TestServer | undefined;
+  let kamailio: Kamailio | undefined;
+  let kamailioUdp = 0;
+  let bob: Phone;
+
+  before(async () => {
+    const pkiA = await createTestPki(join(dir, 'pki-a'));
+    const pkiB = await createTestPki(join(dir, 'pki-b'));
+    const trust = join(dir, 'trust.pem');
+    writeFileSync(trust, readFileSync(pkiA.caFile, 'utf8') + readFileSync(pkiB.caFile, 'utf8'));
+
+    const url = `sqlite://${join(dir, 'b.db')}`;
+    const db = openDb(url, { baseDir: dir, create: true });
+    const table = new SubscriberTable(db, defaultAuthConfig());
+    await table.init();
+    await table.add({ username: 'bob', domain: 'domb.test', password: 'bob-secret' });
+    await db.close();
+    const script = join(dir, 'domb.ts');
+    writeFileSync(
+      script,
+      `import { trustedCalls } from ${JSON.stringify(join(ROOT, 'scripts/trusted-calls.ts'))};\n` +
+        `export default trustedCalls(${JSON.stringify({ domain: 'domb.test', peers: {} })});\n`,
+    );
+    b = await startTestServer(
+      [`script: ${script}`, `auth_db_url: ${url}`, 'alias: [domb.test]', 'tls_handshake_timeout: 3000'].join(
+        '\n',
+      ),
+      { ...pkiB, caFile: trust },
+    );
+
+    // Kamailio is domA: it relays calls for domb.test to sipsd over TLS with its client profile.
+    const kamailioTls = await freePort();
+    kamailioUdp = await freePort();
+    const profile = `certificate = ${pkiA.serverCertFile}\nprivate_key = ${pkiA.serverKeyFile}\nca_list = ${trust}\nverify_certificate = yes\nrequire_certificate = yes\n`;
+    kamailio = await Kamailio.start({
+      udpPort: kamailioUdp,
+      tlsPort: kamailioTls,
+      tlsCfg: `[server:default]\nmethod = TLSv1.2+\n${profile}\n[client:default]\nmethod = TLSv1.2+\n${profile}`,
+      modules: ['tm.so', 'rr.so', 'maxfwd.so', 'siputils.so'],
+      globals: 'alias="doma.test"',
+      route: `
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK") && t_check_trans()) { t_relay(); }
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+  record_route();
+  if ($rd == "domb.test") {
+    $du = "sip:127.0.0.1:${b.port('tls')};transport=tls";
+    t_relay();
+    exit;
+  }
+  sl_send_reply("404", "Unknown domain");`,
+    });
+    bob = await Phone.open();
+  });
+  after(async () => {
+    bob?.close();
+    await kamailio?.stop();
+    await b?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('Kamailio relays a SIPp call over mTLS; sipsd verifies it, adds Alert-Info and reaches bob; BYE follows', async () => {
+    assert.ok(b && kamailio);
+    // bob registers at sipsd (domB) with digest auth.
+    const register = (cseq: number, authorization?: string) =>
+      `REGISTER sip:domb.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${bob.port};branch=z9hG4bK-breg-${cseq};rport\r\n` +
+      'Max-Forwards: 70\r\nFrom: <sip:bob@domb.test>;tag=r\r\nTo: <sip:bob@domb.test>\r\nCall-ID: breg\r\n' +
+      `CSeq: ${cseq} REGISTER\r\nContact: <sip:bob@127.0.0.1:${bob.port}>\r\nExpires: 300\r\n` +
+      (authorization ? `Authorization: ${authorization}\r\n` : '') +
+      'Content-Length: 0\r\n\r\n';
+    bob.send(register(1), b.port('udp'));
+    const challenge = await bob.next((m) => m.includes('CSeq: 1 REGISTER'), "bob's challenge");
+    const header = /^WWW-Authenticate: (.*)\r$/m.exec(challenge)?.[1];
+    assert.ok(header, challenge);
+    const credentials = { username: 'bob', password: 'bob-secret', method: 'REGISTER', uri: 'sip:domb.test' };
+    bob.send(register(2, answerChallenge(header, credentials)), b.port('udp'));
+    const registered = await bob.next((m) => m.includes('CSeq: 2 REGISTER'), "bob's registration");
+    assert.equal(statusOf(registered), 200, registered);
+
+    const caller = sipp([
+      ...['-sf', join(ROOT, 'test/fixtures/sipp/uac-plain.xml'), '-s', 'bob'],
+      ...['-set', 'user', 'alice', '-set', 'from_domain', 'doma.test', '-set', 'to_domain', 'domb.test'],
+      ...['-m', '1', `127.0.0.1:${kamailioUdp}`],
+    ]);
+    const arrived = await bob
+      .next((m) => m.startsWith('INVITE '), 'the INVITE from sipsd', 8000)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nKamailio log:\n${kamailio!.log}`);
+      });
+    assert.match(arrived, /^Alert-Info: Bellcore-dr4\r$/m, 'sipsd marked the call received over TLS');
+    const invite = parseRequest(arrived);
+    const contact: [string, string] = ['Contact', `<sip:bob@127.0.0.1:${bob.port}>`];
+    bob.send(serializeMessage(createResponse(invite, 200, undefined, [contact], 'kbob')), b.port('udp'));
+    const bye = await bob.next((m) => m.startsWith('BYE '), 'the BYE', 8000);
+    bob.send(serializeMessage(createResponse(parseRequest(bye), 200)), b.port('udp'));
+    const result = await caller;
+    assert.equal(result.code, 0, `SIPp caller failed:\n${result.output}\nKamailio log:\n${kamailio.log}`);
+  });
+});
+
+function parseRequest(text: string): SipRequest {
+  const parsed = parseMessage(Buffer.from(text));
+  assert.ok(parsed.ok && parsed.message.isRequest, text);
+  return parsed.message as SipRequest;
+}
