@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { openDb } from '../../src/db/db.js';
 import { defaultAuthConfig } from '../../src/features/auth/config.js';
 import { SubscriberTable } from '../../src/features/auth/subscriber-table.js';
-import { createTestPki } from '../../src/pki/index.js';
+import { createTestPki, type TestPkiFiles } from '../../src/pki/index.js';
 import { createResponse, parseMessage, serializeMessage, type SipRequest } from '../../src/sip/index.js';
 import { Kamailio, freePort, kamailioSkip } from '../helpers/kamailio.js';
 import { answerChallenge } from '../features/helpers.js';
@@ -20,6 +20,63 @@ import { sipp, sippSkip } from '../helpers/sipp.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
+/** Two test PKIs (one per domain) and a CA file trusting both, so each side verifies the other. */
+async function twoDomainsPki(dir: string) {
+  const pkiA = await createTestPki(join(dir, 'pki-a'));
+  const pkiB = await createTestPki(join(dir, 'pki-b'));
+  const trust = join(dir, 'trust.pem');
+  writeFileSync(trust, readFileSync(pkiA.caFile, 'utf8') + readFileSync(pkiB.caFile, 'utf8'));
+  return { pkiA, pkiB, trust };
+}
+
+/** A sipsd serving `domain` with scripts/trusted-calls.ts and one subscriber. */
+async function sipsdDomain(
+  dir: string,
+  domain: string,
+  pki: TestPkiFiles,
+  user: { username: string; password: string },
+  peers: Record<string, string>,
+  extra: string[] = [],
+): Promise<TestServer> {
+  const url = `sqlite://${join(dir, `${domain}.db`)}`;
+  const db = openDb(url, { baseDir: dir, create: true });
+  const table = new SubscriberTable(db, defaultAuthConfig());
+  await table.init();
+  await table.add({ ...user, domain });
+  await db.close();
+  const script = join(dir, `${domain}.ts`);
+  writeFileSync(
+    script,
+    `import { trustedCalls } from ${JSON.stringify(join(ROOT, 'scripts/trusted-calls.ts'))};\n` +
+      `export default trustedCalls(${JSON.stringify({ domain, peers })});\n`,
+  );
+  // A cold Kamailio can take longer than the 100 ms default to finish a handshake.
+  const yaml = [
+    `script: ${script}`,
+    `auth_db_url: ${url}`,
+    `alias: [${domain}]`,
+    'tls_handshake_timeout: 3000',
+  ];
+  return startTestServer([...yaml, ...extra].join('\n'), pki);
+}
+
+/** Kamailio's tls.cfg: one profile (certificate and trust) for both its server and client side. */
+function kamailioTlsCfg(pki: TestPkiFiles, trust: string): string {
+  const profile = `certificate = ${pki.serverCertFile}\nprivate_key = ${pki.serverKeyFile}\nca_list = ${trust}\nverify_certificate = yes\nrequire_certificate = yes\n`;
+  return `[server:default]\nmethod = TLSv1.2+\n${profile}\n[client:default]\nmethod = TLSv1.2+\n${profile}`;
+}
+
+/** The start of both Kamailio routes: hop limit, in-dialog requests along Route, CANCEL. */
+const KAMAILIO_DIALOG_ROUTE = `
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK") && t_check_trans()) { t_relay(); }
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }`;
+const KAMAILIO_MODULES = ['tm.so', 'rr.so', 'maxfwd.so', 'siputils.so'];
+
 describe('trusted calls from sipsd to Kamailio', { skip: kamailioSkip || sippSkip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-kamailio-calls-'));
   let a: TestServer | undefined;
@@ -28,27 +85,16 @@ describe('trusted calls from sipsd to Kamailio', { skip: kamailioSkip || sippSki
   let bob: Phone;
 
   before(async () => {
-    const pkiA = await createTestPki(join(dir, 'pki-a'));
-    const pkiB = await createTestPki(join(dir, 'pki-b'));
-    const trust = join(dir, 'trust.pem');
-    writeFileSync(trust, readFileSync(pkiA.caFile, 'utf8') + readFileSync(pkiB.caFile, 'utf8'));
+    const { pkiA, pkiB, trust } = await twoDomainsPki(dir);
     const kamailioTls = await freePort();
     kamailioUdp = await freePort();
-    const profile = `certificate = ${pkiB.serverCertFile}\nprivate_key = ${pkiB.serverKeyFile}\nca_list = ${trust}\nverify_certificate = yes\nrequire_certificate = yes\n`;
     kamailio = await Kamailio.start({
       udpPort: kamailioUdp,
       tlsPort: kamailioTls,
-      tlsCfg: `[server:default]\nmethod = TLSv1.2+\n${profile}\n[client:default]\nmethod = TLSv1.2+\n${profile}`,
-      modules: ['tm.so', 'rr.so', 'maxfwd.so', 'siputils.so', 'usrloc.so', 'registrar.so'],
+      tlsCfg: kamailioTlsCfg(pkiB, trust),
+      modules: [...KAMAILIO_MODULES, 'usrloc.so', 'registrar.so'],
       globals: 'alias="domb.test"\nmodparam("usrloc", "db_mode", 0)',
-      route: `
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (has_totag()) {
-    if (loose_route()) { t_relay(); exit; }
-    if (is_method("ACK") && t_check_trans()) { t_relay(); }
-    exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+      route: `${KAMAILIO_DIALOG_ROUTE}
   if (is_method("REGISTER")) { save("location"); exit; }
   if (proto == TLS && !is_peer_verified()) { sl_send_reply("403", "TLS peer not verified"); exit; }
   record_route();
@@ -57,30 +103,14 @@ describe('trusted calls from sipsd to Kamailio', { skip: kamailioSkip || sippSki
   if (is_method("INVITE") && proto == TLS) { append_hf("Alert-Info: Bellcore-dr4\\r\\n"); }
   t_relay();`,
     });
-
-    const url = `sqlite://${join(dir, 'a.db')}`;
-    const db = openDb(url, { baseDir: dir, create: true });
-    const table = new SubscriberTable(db, defaultAuthConfig());
-    await table.init();
-    await table.add({ username: 'alice', domain: 'doma.test', password: 'alice-secret' });
-    await db.close();
-    const script = join(dir, 'doma.ts');
-    const peers = { 'domb.test': `tls:127.0.0.1:${kamailioTls}` };
-    writeFileSync(
-      script,
-      `import { trustedCalls } from ${JSON.stringify(join(ROOT, 'scripts/trusted-calls.ts'))};\n` +
-        `export default trustedCalls(${JSON.stringify({ domain: 'doma.test', peers })});\n`,
-    );
-    a = await startTestServer(
-      [
-        `script: ${script}`,
-        `auth_db_url: ${url}`,
-        'alias: [doma.test]',
-        // SIPp answers only the first challenge, with MD5; a cold Kamailio handshakes slowly.
-        'auth_algorithms: [MD5, SHA-256]',
-        'tls_handshake_timeout: 3000',
-      ].join('\n'),
+    // SIPp answers only the first challenge, with MD5.
+    a = await sipsdDomain(
+      dir,
+      'doma.test',
       { ...pkiA, caFile: trust },
+      { username: 'alice', password: 'alice-secret' },
+      { 'domb.test': `tls:127.0.0.1:${kamailioTls}` },
+      ['auth_algorithms: [MD5, SHA-256]'],
     );
     bob = await Phone.open();
   });
@@ -136,48 +166,24 @@ describe('trusted calls from Kamailio to sipsd', { skip: kamailioSkip || sippSki
   let bob: Phone;
 
   before(async () => {
-    const pkiA = await createTestPki(join(dir, 'pki-a'));
-    const pkiB = await createTestPki(join(dir, 'pki-b'));
-    const trust = join(dir, 'trust.pem');
-    writeFileSync(trust, readFileSync(pkiA.caFile, 'utf8') + readFileSync(pkiB.caFile, 'utf8'));
-
-    const url = `sqlite://${join(dir, 'b.db')}`;
-    const db = openDb(url, { baseDir: dir, create: true });
-    const table = new SubscriberTable(db, defaultAuthConfig());
-    await table.init();
-    await table.add({ username: 'bob', domain: 'domb.test', password: 'bob-secret' });
-    await db.close();
-    const script = join(dir, 'domb.ts');
-    writeFileSync(
-      script,
-      `import { trustedCalls } from ${JSON.stringify(join(ROOT, 'scripts/trusted-calls.ts'))};\n` +
-        `export default trustedCalls(${JSON.stringify({ domain: 'domb.test', peers: {} })});\n`,
-    );
-    b = await startTestServer(
-      [`script: ${script}`, `auth_db_url: ${url}`, 'alias: [domb.test]', 'tls_handshake_timeout: 3000'].join(
-        '\n',
-      ),
+    const { pkiA, pkiB, trust } = await twoDomainsPki(dir);
+    b = await sipsdDomain(
+      dir,
+      'domb.test',
       { ...pkiB, caFile: trust },
+      { username: 'bob', password: 'bob-secret' },
+      {},
     );
-
     // Kamailio is domA: it relays calls for domb.test to sipsd over TLS with its client profile.
     const kamailioTls = await freePort();
     kamailioUdp = await freePort();
-    const profile = `certificate = ${pkiA.serverCertFile}\nprivate_key = ${pkiA.serverKeyFile}\nca_list = ${trust}\nverify_certificate = yes\nrequire_certificate = yes\n`;
     kamailio = await Kamailio.start({
       udpPort: kamailioUdp,
       tlsPort: kamailioTls,
-      tlsCfg: `[server:default]\nmethod = TLSv1.2+\n${profile}\n[client:default]\nmethod = TLSv1.2+\n${profile}`,
-      modules: ['tm.so', 'rr.so', 'maxfwd.so', 'siputils.so'],
+      tlsCfg: kamailioTlsCfg(pkiA, trust),
+      modules: KAMAILIO_MODULES,
       globals: 'alias="doma.test"',
-      route: `
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (has_totag()) {
-    if (loose_route()) { t_relay(); exit; }
-    if (is_method("ACK") && t_check_trans()) { t_relay(); }
-    exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+      route: `${KAMAILIO_DIALOG_ROUTE}
   record_route();
   if ($rd == "domb.test") {
     $du = "sip:127.0.0.1:${b.port('tls')};transport=tls";
