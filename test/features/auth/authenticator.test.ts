@@ -78,6 +78,21 @@ function answered(
   return withHeader(req, kind === 'www' ? 'Authorization' : 'Proxy-Authorization', credentials);
 }
 
+/** `req` with an Authorization header answering `challenge` (alice's credentials unless given). */
+function withCredentials(
+  req: SipRequest,
+  challenge: string,
+  opts: { password?: string; nc?: number } = {},
+): SipRequest {
+  const answer = {
+    username: 'alice',
+    password: opts.password ?? 'wonderland',
+    method: req.method,
+    uri: req.uri,
+  };
+  return withHeader(req, 'Authorization', answerChallenge(challenge, { ...answer, nc: opts.nc }));
+}
+
 function failure(result: AuthResult): string {
   return result.ok ? 'ok' : result.reason;
 }
@@ -348,18 +363,7 @@ describe('nonces', () => {
     const { auth, clock } = setup({ nonce_expire: 30 });
     const challenge = auth.challenge('www', REALM).headers[0]![1];
     const req = register();
-    const withNc = (nc: number) =>
-      withHeader(
-        req,
-        'Authorization',
-        answerChallenge(challenge, {
-          username: 'alice',
-          password: 'wonderland',
-          method: 'REGISTER',
-          uri: req.uri,
-          nc,
-        }),
-      );
+    const withNc = (nc: number) => withCredentials(req, challenge, { nc });
     clock.advance(29);
     assert.ok((await auth.wwwAuthorize(withNc(1))).ok);
     clock.advance(2);
@@ -430,18 +434,7 @@ describe('replay protection', () => {
     const { auth } = setup();
     const challenge = auth.challenge('www', REALM).headers[0]![1];
     const req = register();
-    const withNc = (nc: number) =>
-      withHeader(
-        req,
-        'Authorization',
-        answerChallenge(challenge, {
-          username: 'alice',
-          password: 'wonderland',
-          method: 'REGISTER',
-          uri: req.uri,
-          nc,
-        }),
-      );
+    const withNc = (nc: number) => withCredentials(req, challenge, { nc });
     assert.ok((await auth.wwwAuthorize(withNc(1))).ok);
     assert.equal(failure(await auth.wwwAuthorize(withNc(1))), 'replay');
     assert.ok((await auth.wwwAuthorize(withNc(3))).ok);
@@ -456,12 +449,7 @@ describe('replay protection', () => {
     const { auth } = setup();
     const challenge = auth.challenge('www', REALM).headers[0]![1];
     const req = register();
-    const answer = (password: string) =>
-      withHeader(
-        req,
-        'Authorization',
-        answerChallenge(challenge, { username: 'alice', password, method: 'REGISTER', uri: req.uri }),
-      );
+    const answer = (password: string) => withCredentials(req, challenge, { password });
     assert.equal(failure(await auth.wwwAuthorize(answer('guess'))), 'wrong-password');
     assert.ok((await auth.wwwAuthorize(answer('wonderland'))).ok);
   });
