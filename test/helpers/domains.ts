@@ -3,7 +3,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, issueCertificate, type IssuedCertificate } from '../../src/pki/index.js';
+import {
+  createCertificateAuthority,
+  issueCertificate,
+  type IssuedCertificate,
+  type KeyType,
+} from '../../src/pki/index.js';
 
 export interface CertFiles {
   cert: string;
@@ -31,10 +36,12 @@ export class TestCa {
     cn: string,
     profile: 'server' | 'client' | 'both' = 'both',
     dns: string[] = [cn],
+    keyType: KeyType = 'ec-p256',
   ): Promise<CertFiles> {
     const issued = await issueCertificate({
       ca: this.ca,
       profile,
+      keyType,
       subject: `/O=sipsd tests/CN=${cn}`,
       subjectAltNames: { dns, ip: ['127.0.0.1', '::1'] },
     });
