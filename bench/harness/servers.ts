@@ -26,12 +26,14 @@ export interface BenchPorts {
   tls: Record<TlsVariant, number>;
   tcp: number;
   udp: number;
+  /** sipsd's management interface (JSON-RPC over HTTP); Kamailio uses a ctl socket in its folder. */
+  mgmt: number;
 }
 
 export async function allocatePorts(): Promise<BenchPorts> {
   const tls = {} as Record<TlsVariant, number>;
   for (const v of TLS_VARIANTS) tls[v] = await freePort();
-  return { tls, tcp: await freePort(), udp: await freePort() };
+  return { tls, tcp: await freePort(), udp: await freePort(), mgmt: await freePort() };
 }
 
 export interface ServerSpec {
@@ -54,6 +56,8 @@ export interface BenchServer {
   pids(): number[];
   /** The last lines it wrote, for failure messages. */
   log(): string;
+  /** The server's working folder (Kamailio's ctl socket is `kamailio_ctl` in it). */
+  readonly dir: string;
   stop(): Promise<void>;
 }
 
@@ -96,6 +100,8 @@ ${TLS_VARIANTS.map((v) => `  - tls:127.0.0.1:${ports.tls[v]}`).join('\n')}
 script: ${join(BENCH_DIR, 'sipsd', 'proxy.ts')}
 log_level: warn
 connection_timeout: 3600
+mi:
+  listen: 127.0.0.1:${ports.mgmt}
 tls_domains:
 ${domains.join('\n')}
   - name: uplink
@@ -140,7 +146,7 @@ class ChildServer implements BenchServer {
   constructor(
     readonly name: ServerName,
     private readonly child: ChildProcess,
-    private readonly dir: string,
+    readonly dir: string,
   ) {
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000));
     child.stdout?.on('data', keep);
@@ -262,6 +268,7 @@ async function startKamailio(spec: ServerSpec): Promise<BenchServer> {
     .replaceAll('{{LISTEN}}', listen)
     .replaceAll('{{MODULE_DIR}}', `${moduleDir}/`)
     .replaceAll('{{TLS_CFG}}', join(dir, 'tls.cfg'))
+    .replaceAll('{{CTL_SOCKET}}', join(dir, 'kamailio_ctl'))
     .replaceAll('{{UAS_PORT}}', String(spec.uasPort));
   writeFileSync(join(dir, 'kamailio.cfg'), cfg);
   const child = spawn(
