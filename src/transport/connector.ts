@@ -98,6 +98,12 @@ export async function openTls(
   return {
     socket,
     local: tcp.local,
-    tls: sessionInfo(socket, choice.domain, choice.options.servername, inspection),
+    tls: sessionInfo(
+      socket,
+      choice.domain,
+      choice.options.servername,
+      inspection,
+      socket.getX509Certificate(),
+    ),
   };
 }

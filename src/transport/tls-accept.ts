@@ -1,5 +1,6 @@
 // Accepting a TLS connection: read the ClientHello's SNI from the raw TCP socket, let TLS management
 // choose the whole domain for (local socket, SNI), then run the handshake on that domain's acceptor.
+import type { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { readClientHello, MAX_CLIENT_HELLO } from '../tls/client-hello.js';
@@ -16,29 +17,50 @@ export interface AcceptedTls {
 
 type Waiter = { done: (s: TLSSocket) => void; fail: (err: Error) => void; keyLog?: string[] };
 
+/** Per acceptor (one per domain context): accepts in progress, and what all its sessions share. */
+interface Acceptor {
+  pending: Map<string, Waiter>;
+  /** Accepts in progress that want the key log. */
+  keyLogWanted: number;
+  onKeyLog: (line: Buffer, s: TLSSocket) => void;
+  /** The certificate every session of this context presents, parsed once. */
+  localCertificate?: X509Certificate;
+}
+
 /**
  * Acceptors are shared by all connections of a domain; their events are routed back to the accept
  * in progress by the TCP four-tuple, which is unique while the connection lives.
  */
-const waiters = new WeakMap<TlsServer, Map<string, Waiter>>();
+const acceptors = new WeakMap<TlsServer, Acceptor>();
 
 function tuple(s: Socket): string {
   return `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
 }
 
-function waitersOf(acceptor: TlsServer): Map<string, Waiter> {
-  let map = waiters.get(acceptor);
-  if (!map) {
-    const m = new Map<string, Waiter>();
-    acceptor.on('secureConnection', (s: TLSSocket) => m.get(tuple(s))?.done(s));
-    acceptor.on('tlsClientError', (err: Error, s: TLSSocket) => m.get(tuple(s))?.fail(err));
-    acceptor.on('keylog', (line: Buffer, s: TLSSocket) =>
-      m.get(tuple(s))?.keyLog?.push(line.toString('latin1').trimEnd()),
-    );
-    waiters.set(acceptor, m);
-    map = m;
+function acceptorState(acceptor: TlsServer): Acceptor {
+  let state = acceptors.get(acceptor);
+  if (!state) {
+    const pending = new Map<string, Waiter>();
+    acceptor.on('secureConnection', (s: TLSSocket) => pending.get(tuple(s))?.done(s));
+    acceptor.on('tlsClientError', (err: Error, s: TLSSocket) => pending.get(tuple(s))?.fail(err));
+    state = {
+      pending,
+      keyLogWanted: 0,
+      onKeyLog: (line, s) => pending.get(tuple(s))?.keyLog?.push(line.toString('latin1').trimEnd()),
+    };
+    acceptors.set(acceptor, state);
   }
-  return map;
+  return state;
+}
+
+/**
+ * Node asks OpenSSL for key-log lines on every session of a server that has a 'keylog' listener,
+ * which costs on each handshake: the listener is there only while an accept wants the log.
+ */
+function wantKeyLog(acceptor: TlsServer, state: Acceptor, delta: 1 | -1): void {
+  state.keyLogWanted += delta;
+  if (delta === 1 && state.keyLogWanted === 1) acceptor.on('keylog', state.onKeyLog);
+  if (delta === -1 && state.keyLogWanted === 0) acceptor.off('keylog', state.onKeyLog);
 }
 
 /** Reads until the ClientHello is complete (bounded in size), without consuming it. */
@@ -106,15 +128,17 @@ async function handshake(
   keyLog: string[] | undefined,
 ): Promise<AcceptedTls> {
   const key = tuple(raw);
-  const pending = waitersOf(choice.acceptor);
+  const state = acceptorState(choice.acceptor);
+  if (keyLog) wantKeyLog(choice.acceptor, state, 1);
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
     const onClose = () => settle(() => reject(new Error('peer closed during the TLS handshake')));
     const settle = (fn: () => void) => {
-      pending.delete(key);
+      state.pending.delete(key);
+      if (keyLog) wantKeyLog(choice.acceptor, state, -1);
       raw.off('close', onClose);
       fn();
     };
-    pending.set(key, {
+    state.pending.set(key, {
       done: (s) => settle(() => resolve(s)),
       fail: (err) => settle(() => reject(new Error(`TLS handshake failed: ${err.message}`))),
       keyLog,
@@ -128,7 +152,13 @@ async function handshake(
     socket.destroy();
     throw new ConnectionError(refusal, 'verification', choice.domain, inspection.peer);
   }
-  return { socket, info: sessionInfo(socket, choice.domain, serverName, inspection), keyLog: keyLog ?? [] };
+  // Parsing our own certificate for every session cost a sixth of a handshake's CPU.
+  state.localCertificate ??= socket.getX509Certificate();
+  return {
+    socket,
+    info: sessionInfo(socket, choice.domain, serverName, inspection, state.localCertificate),
+    keyLog: keyLog ?? [],
+  };
 }
 
 /**
@@ -145,6 +175,7 @@ export function sessionInfo(
   domain: string,
   serverName: string | undefined,
   { peer, certificate }: Inspection,
+  localCertificate: X509Certificate | undefined,
 ): TlsSessionInfo {
   const cipher = socket.getCipher();
   return {
@@ -155,7 +186,7 @@ export function sessionInfo(
     cipherBits: cipherBits(cipher.standardName ?? cipher.name),
     peer,
     peerCertificate: certificate,
-    localCertificate: socket.getX509Certificate(),
+    localCertificate,
   };
 }
 

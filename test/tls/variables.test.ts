@@ -112,7 +112,13 @@ async function tlsConnection(options: {
     reason: serverSide.authorized ? undefined : String(serverSide.authorizationError),
   };
   const certificate = serverSide.getPeerX509Certificate();
-  const info = sessionInfo(serverSide, 'test', serverSide.servername || undefined, { peer, certificate });
+  const info = sessionInfo(
+    serverSide,
+    'test',
+    serverSide.servername || undefined,
+    { peer, certificate },
+    serverSide.getX509Certificate(),
+  );
   return {
     info,
     close: () => {

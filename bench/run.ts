@@ -1,0 +1,82 @@
+// `npm run bench [-- suite ...] [--rounds N] [--quick] [--profile DIR] [--no-write]`: runs the
+// benchmark suites one after another (never two at once: they share the CPUs they measure), prints
+// each table as it is done, and rewrites those suites' sections of bench/RESULTS.md.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { describeMachine } from './harness/machine.js';
+import { createBenchPki } from './harness/pki.js';
+import { renderTable } from './harness/report.js';
+import { updateResults } from './harness/results-file.js';
+import type { Suite } from './harness/suite.js';
+import { ensurePrograms } from './harness/tools.js';
+import { suite as handshakes } from './suites/handshakes.js';
+import { suite as parser } from './suites/parser.js';
+
+const SUITES: Suite[] = [handshakes, parser];
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+const { values, positionals } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+  },
+  allowPositionals: true,
+});
+
+const unknown = positionals.filter((p) => !SUITES.some((s) => s.name === p));
+if (unknown.length > 0) {
+  console.error(`unknown suite ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+const selected = positionals.length > 0 ? SUITES.filter((s) => positionals.includes(s.name)) : SUITES;
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`--rounds must be a positive integer, got ${values.rounds}`);
+  process.exit(2);
+}
+if (!existsSync(join(BENCH_DIR, '..', 'dist', 'cli', 'main.js'))) {
+  console.error('sipsd is not built: run `npm run build` (npm run bench does it first)');
+  process.exit(2);
+}
+
+ensurePrograms([...new Set(selected.flatMap((s) => s.programs))]);
+const machine = describeMachine();
+console.error(machine.join('\n'));
+const pki = await createBenchPki();
+const sections = new Map<string, string>();
+const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+try {
+  for (const suite of selected) {
+    const started = Date.now();
+    const tables = await suite.run({
+      pki,
+      rounds: values.quick ? 1 : rounds,
+      quick: values.quick,
+      ...(values.profile ? { cpuProfileDir: values.profile } : {}),
+      progress: (message) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`),
+    });
+    const text = tables.map(renderTable).join('\n');
+    console.log(`\n${text}`);
+    const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+    sections.set(
+      suite.name,
+      `## ${suite.name}\n\nMeasured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${minutes} min ` +
+        `by \`${command}\`.\n\n${machine.map((l) => `- ${l}`).join('\n')}\n\n${text}`,
+    );
+  }
+} finally {
+  pki.remove();
+}
+if (!values.quick && !values['no-write']) {
+  updateResults(
+    join(BENCH_DIR, 'RESULTS.md'),
+    sections,
+    SUITES.map((s) => s.name),
+  );
+  console.error('results written to bench/RESULTS.md');
+}
