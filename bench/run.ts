@@ -11,10 +11,14 @@ import { renderTable } from './harness/report.js';
 import { updateResults } from './harness/results-file.js';
 import type { Suite } from './harness/suite.js';
 import { ensurePrograms } from './harness/tools.js';
+import { suite as calls } from './suites/calls.js';
+import { suite as domains } from './suites/domains.js';
 import { suite as handshakes } from './suites/handshakes.js';
+import { suite as idle } from './suites/idle.js';
+import { suite as messages } from './suites/messages.js';
 import { suite as parser } from './suites/parser.js';
 
-const SUITES: Suite[] = [handshakes, parser];
+const SUITES: Suite[] = [handshakes, messages, calls, idle, domains, parser];
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 

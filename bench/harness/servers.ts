@@ -15,6 +15,8 @@ import { processTree } from './proc.js';
 const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 const REPO_DIR = dirname(BENCH_DIR);
 
+const DEFAULT_START_TIMEOUT_MS = 120_000;
+
 export type ServerName = 'sipsd' | 'kamailio';
 export const SERVER_NAMES: ServerName[] = ['sipsd', 'kamailio'];
 
@@ -45,6 +47,8 @@ export interface ServerSpec {
   kamailioWorkers: number;
   /** More server domains on the ECDSA listener, chosen by SNI (the domains benchmark). */
   sniDomains?: { names: string[]; cert: string; key: string };
+  /** How long a server may take to listen (default 120 s); thousands of domains take longer. */
+  startTimeoutMs?: number;
   /** Run sipsd with --cpu-prof, writing profiles here. */
   cpuProfileDir?: string;
 }
@@ -125,7 +129,10 @@ function tlsCfg(spec: ServerSpec): string {
       ...(sni ? [`server_name = ${sni}`] : []),
       '',
     ].join('\n');
-  const sections = TLS_VARIANTS.map((v) =>
+  // Kamailio refuses a profile without server_name on an address whose other profiles have one;
+  // with SNI domains the ECDSA listener's fallback is [server:default] (the same certificate).
+  const plain = TLS_VARIANTS.filter((v) => !(v === 'ecdsa' && spec.sniDomains));
+  const sections = plain.map((v) =>
     profile(`[server:127.0.0.1:${ports.tls[v]}]`, cert(spec, v), v.endsWith('mtls')),
   );
   // Kamailio tells profiles on one socket apart by server_id; server_name picks by SNI.
@@ -224,7 +231,7 @@ async function startSipsd(spec: ServerSpec): Promise<BenchServer> {
     },
   );
   const server = new ChildServer('sipsd', child, dir);
-  await server.ready(allPorts(spec.ports), 120_000);
+  await server.ready(allPorts(spec.ports), spec.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
   return server;
 }
 
@@ -238,7 +245,9 @@ let preloadLibrary: string | undefined;
 /** Builds bench/kamailio/openssl-atfork.c once per run (see the file for why). */
 function atforkPreload(): string {
   if (preloadLibrary) return preloadLibrary;
-  const out = join(mkdtempSync(join(tmpdir(), 'sipsd-bench-preload-')), 'openssl-atfork.so');
+  const dir = mkdtempSync(join(tmpdir(), 'sipsd-bench-preload-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'openssl-atfork.so');
   const r = spawnSync(
     'gcc',
     ['-shared', '-fPIC', '-O2', '-o', out, join(BENCH_DIR, 'kamailio', 'openssl-atfork.c'), '-ldl'],
@@ -294,6 +303,6 @@ async function startKamailio(spec: ServerSpec): Promise<BenchServer> {
     { env: { ...process.env, LD_PRELOAD: atforkPreload() }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const server = new ChildServer('kamailio', child, dir);
-  await server.ready(allPorts(ports), 60_000);
+  await server.ready(allPorts(ports), spec.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
   return server;
 }

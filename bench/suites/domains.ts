@@ -1,0 +1,296 @@
+// TLS domains at scale: N server domains on the ECDSA listener, each selected by its SNI name
+// (ServerSpec.sniDomains: sipsd's YAML tls_domains, Kamailio's tls.cfg profiles with server_name).
+// For each N and server, on a fresh server:
+//   - startup: from spawning until a handshake for one of the names gets the domains' certificate;
+//   - PSS of all the server's processes once loaded and settled;
+//   - handshake rate and server CPU per handshake with one SNI name, then with SNI spread at
+//     random over all N names (same client, same count);
+//   - reload (sipsd tls_reload over its management interface, Kamailio kamcmd tls.reload) while
+//     a client keeps handshaking: the reload's duration and how the traffic fared.
+// All domains share one certificate/key pair (a wildcard for the names), from a CA of our own so
+// that a handshake served by the listener's fallback domain (another certificate) is caught.
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { freePort } from '../../test/helpers/kamailio.js';
+import { TestCa } from '../../test/helpers/domains.js';
+import { runHandshakes, type HandshakeResult } from '../harness/handshake-client.js';
+import { serverCpuDuring, pssBytes } from '../harness/proc.js';
+import type { ResultTable } from '../harness/report.js';
+import {
+  allocatePorts,
+  SERVER_NAMES,
+  startServer,
+  type BenchPorts,
+  type BenchServer,
+  type ServerName,
+} from '../harness/servers.js';
+import { formatNumber, formatRatio, formatSummary, summarize, type Summary } from '../harness/stats.js';
+import { alternate, type Suite, type SuiteContext } from '../harness/suite.js';
+import { run } from '../harness/tools.js';
+
+const SUFFIX = 'sni.bench.test';
+const RELOAD_LIMIT_MS = 120_000;
+/** Time a started server gets to serve its first SNI handshake. */
+const FIRST_HANDSHAKE_LIMIT_MS = 60_000;
+
+interface Settings {
+  settleMs: number;
+  /** Handshakes per rate measurement (bounded by rateLimitMs too). */
+  handshakes: number;
+  rateLimitMs: number;
+}
+
+interface Rate {
+  perSecond: number;
+  cpuMsPerHandshake: number;
+  wrong: number;
+  failed: number;
+}
+
+interface Sample {
+  startupSeconds: number;
+  pssMb: number;
+  reloadSeconds: number;
+  one: Rate;
+  spread: Rate;
+  duringReload?: HandshakeResult;
+  /** What went wrong, for the notes. */
+  problems: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const lastLines = (text: string, n = 4) => text.trim().split('\n').slice(-n).join(' ⏎ ').slice(-600);
+
+interface Target {
+  names: string[];
+  cert: string;
+  key: string;
+  fingerprint: string;
+}
+
+async function rate(
+  server: BenchServer,
+  port: number,
+  t: Target,
+  names: string[],
+  s: Settings,
+): Promise<Rate> {
+  const { result, cpuSeconds } = await serverCpuDuring(server.pid, () =>
+    runHandshakes({
+      port,
+      names,
+      count: s.handshakes,
+      timeLimitMs: s.rateLimitMs,
+      concurrency: 8,
+      expectFingerprint: t.fingerprint,
+    }),
+  );
+  return {
+    perSecond: result.ok / result.wallSeconds,
+    cpuMsPerHandshake: result.ok > 0 ? (cpuSeconds * 1000) / result.ok : NaN,
+    wrong: result.wrongCertificate,
+    failed: result.failed,
+  };
+}
+
+/** Asks the server to reload its TLS domains; resolves with an error text, or undefined when done. */
+async function reload(name: ServerName, server: BenchServer, ports: BenchPorts): Promise<string | undefined> {
+  if (name === 'kamailio') {
+    const r = await run('kamcmd', ['-s', `unix:${server.dir}/kamailio_ctl`, 'tls.reload'], {
+      timeoutMs: RELOAD_LIMIT_MS,
+    });
+    if (r.timedOut) return `kamcmd tls.reload gave no answer in ${RELOAD_LIMIT_MS / 1000} s`;
+    return r.code === 0 ? undefined : `kamcmd tls.reload: ${lastLines(r.stdout + r.stderr)}`;
+  }
+  try {
+    const res = await fetch(`http://127.0.0.1:${ports.mgmt}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'tls_reload', id: 1 }),
+      signal: AbortSignal.timeout(RELOAD_LIMIT_MS),
+    });
+    const body = (await res.json()) as { result?: { ok?: boolean; errors?: string[] }; error?: unknown };
+    return body.result?.ok === true ? undefined : `tls_reload: ${JSON.stringify(body.error ?? body.result)}`;
+  } catch (err) {
+    return `tls_reload: ${(err as Error).message}`;
+  }
+}
+
+const failedRate: Rate = { perSecond: NaN, cpuMsPerHandshake: NaN, wrong: 0, failed: 0 };
+
+async function measure(ctx: SuiteContext, name: ServerName, t: Target, s: Settings): Promise<Sample> {
+  const sample: Sample = {
+    startupSeconds: NaN,
+    pssMb: NaN,
+    reloadSeconds: NaN,
+    one: failedRate,
+    spread: failedRate,
+    problems: [],
+  };
+  const ports = await allocatePorts();
+  const started = performance.now();
+  let server: BenchServer;
+  try {
+    server = await startServer(name, {
+      pki: ctx.pki,
+      ports,
+      uasPort: await freePort(),
+      kamailioWorkers: 2,
+      sniDomains: { names: t.names, cert: t.cert, key: t.key },
+    });
+  } catch (err) {
+    sample.problems.push(
+      `did not start after ${((performance.now() - started) / 1000).toFixed(0)} s: ${lastLines((err as Error).message)}`,
+    );
+    return sample;
+  }
+  try {
+    const port = ports.tls.ecdsa;
+    const probe = t.names[t.names.length - 1]!;
+    const first = await runHandshakes({
+      port,
+      names: [probe],
+      count: 1,
+      timeLimitMs: FIRST_HANDSHAKE_LIMIT_MS,
+      concurrency: 1,
+      expectFingerprint: t.fingerprint,
+      handshakeTimeoutMs: FIRST_HANDSHAKE_LIMIT_MS,
+    });
+    if (first.ok !== 1) {
+      sample.problems.push(
+        `no handshake for ${probe} with the domains' certificate (${first.wrongCertificate} with another, errors: ${first.errors.join(' | ') || 'none'})`,
+      );
+      return sample;
+    }
+    sample.startupSeconds = (performance.now() - started) / 1000;
+    await sleep(s.settleMs);
+    sample.pssMb = pssBytes(server.pids()) / 1024 / 1024;
+    sample.one = await rate(server, port, t, [t.names[0]!], s);
+    sample.spread = await rate(server, port, t, t.names, s);
+
+    // Background traffic (SNI spread) from before the reload until a second after it.
+    const stop = new AbortController();
+    const traffic = runHandshakes({
+      port,
+      names: t.names,
+      count: 1_000_000,
+      timeLimitMs: RELOAD_LIMIT_MS + 10_000,
+      concurrency: 2,
+      expectFingerprint: t.fingerprint,
+      signal: stop.signal,
+    });
+    await sleep(500);
+    const reloadStarted = performance.now();
+    const error = await reload(name, server, ports);
+    const reloadSeconds = (performance.now() - reloadStarted) / 1000;
+    await sleep(1000);
+    stop.abort();
+    sample.duringReload = await traffic;
+    if (error) sample.problems.push(`reload failed after ${reloadSeconds.toFixed(1)} s: ${error}`);
+    else sample.reloadSeconds = reloadSeconds;
+    const { one, spread } = sample;
+    for (const [what, r] of [
+      ['one name', one],
+      ['SNI spread', spread],
+    ] as const) {
+      if (r.wrong > 0 || r.failed > 0)
+        sample.problems.push(`${what}: ${r.failed} handshakes failed, ${r.wrong} got another certificate`);
+    }
+    return sample;
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Median and spread of the values that were measured (a failed measurement is NaN). */
+const summary = (values: number[]): Summary => summarize(values.filter(Number.isFinite));
+
+function trafficCell(samples: Sample[]): string {
+  const runs = samples.flatMap((s) => (s.duringReload ? [s.duringReload] : []));
+  if (runs.length === 0) return 'n/a';
+  const sum = (f: (r: HandshakeResult) => number) => runs.reduce((a, r) => a + f(r), 0);
+  const wrong = sum((r) => r.wrongCertificate);
+  return `${sum((r) => r.ok)} ok, ${sum((r) => r.failed)} failed${wrong ? `, ${wrong} wrong cert` : ''}; slowest ${formatNumber(Math.max(...runs.map((r) => r.maxLatencyMs)))} ms`;
+}
+
+const METRICS: Array<[string, (s: Sample) => number]> = [
+  ['startup until an SNI handshake (s)', (s) => s.startupSeconds],
+  ['PSS after load (MB)', (s) => s.pssMb],
+  ['handshakes/s, one name', (s) => s.one.perSecond],
+  ['handshakes/s, SNI spread over all', (s) => s.spread.perSecond],
+  ['server CPU ms/handshake, one name', (s) => s.one.cpuMsPerHandshake],
+  ['server CPU ms/handshake, SNI spread', (s) => s.spread.cpuMsPerHandshake],
+  ['reload (s)', (s) => s.reloadSeconds],
+];
+
+export const suite: Suite = {
+  name: 'domains',
+  programs: ['kamailio', 'gcc'],
+  async run(ctx) {
+    const counts = ctx.quick ? [100, 1_000] : [1_000, 10_000, 100_000];
+    const settings: Settings = ctx.quick
+      ? { settleMs: 2000, handshakes: 200, rateLimitMs: 10_000 }
+      : { settleMs: 15_000, handshakes: 2000, rateLimitMs: 30_000 };
+    const ca = await TestCa.create('sipsd bench SNI CA');
+    const rows: string[][] = [];
+    const notes: string[] = [];
+    try {
+      const files = await ca.issue('sni-wildcard', `*.${SUFFIX}`, 'server', [`*.${SUFFIX}`], 'ec-p256');
+      const fingerprint = new X509Certificate(readFileSync(files.cert)).fingerprint256;
+      for (const count of counts) {
+        ctx.progress(`domains: ${count} SNI domains`);
+        const target: Target = {
+          names: Array.from({ length: count }, (_, i) => `d${i}.${SUFFIX}`),
+          ...files,
+          fingerprint,
+        };
+        const samples: Record<ServerName, Sample[]> = { sipsd: [], kamailio: [] };
+        await alternate(ctx.rounds, async (name) => {
+          const s = await measure(ctx, name, target, settings);
+          samples[name].push(s);
+          ctx.progress(
+            `  ${name}: startup ${formatNumber(s.startupSeconds)} s, PSS ${formatNumber(s.pssMb)} MB, ${formatNumber(s.one.perSecond)}/${formatNumber(s.spread.perSecond)} handshakes/s, reload ${formatNumber(s.reloadSeconds)} s${s.problems.length ? `; ${s.problems.join('; ')}` : ''}`,
+          );
+          return s.startupSeconds;
+        });
+        for (const [metric, value] of METRICS) {
+          const sums = {
+            sipsd: summary(samples.sipsd.map(value)),
+            kamailio: summary(samples.kamailio.map(value)),
+          };
+          rows.push([
+            formatNumber(count),
+            metric,
+            ...SERVER_NAMES.map((n) => formatSummary(sums[n])),
+            formatRatio(sums.sipsd, sums.kamailio),
+          ]);
+        }
+        rows.push([
+          formatNumber(count),
+          'handshakes during reload',
+          ...SERVER_NAMES.map((n) => trafficCell(samples[n])),
+          '',
+        ]);
+        for (const name of SERVER_NAMES) {
+          for (const problem of new Set(samples[name].flatMap((s) => s.problems))) {
+            notes.push(`${name}, ${formatNumber(count)} domains: ${problem}`);
+          }
+        }
+      }
+    } finally {
+      ca.remove();
+    }
+    notes.push(
+      'All domains share one ECDSA P-256 certificate and key (a *.sni.bench.test wildcard): issuing one per domain would take longer than the benchmark. Each server still loads it once per domain (sipsd a SecureContext per domain, Kamailio an SSL_CTX per profile and process).',
+    );
+    return [
+      {
+        title: 'TLS domains at scale (SNI)',
+        description: `N server domains selected by SNI on the ECDSA listener (sipsd: tls_domains in the YAML configuration; Kamailio: tls.cfg profiles with server_name), a fresh server per measurement. Startup runs from spawning until a handshake for one of the names gets the domains' certificate; PSS (all processes) ${settings.settleMs / 1000} s later. Rates: ${formatNumber(settings.handshakes)} full TLS 1.3 handshakes (at most ${settings.rateLimitMs / 1000} s), 8 in flight, by our client, with one SNI name or a random one of the N each time. During the reload, 2 clients handshake back to back from 0.5 s before to 1 s after it. Ratio = sipsd / Kamailio.`,
+        columns: ['Domains', 'Measure', 'sipsd', 'Kamailio', 'Ratio'],
+        rows,
+        notes,
+      } satisfies ResultTable,
+    ];
+  },
+};
