@@ -45,6 +45,9 @@ export interface ConnectionEvents {
 
 const CRLF = Buffer.from('\r\n');
 
+/** How long the kernel may take none of our bytes before the peer counts as stalled. */
+const STALL_PROBE_MS = 20;
+
 interface PendingWrite {
   data: Buffer;
   resolve: () => void;
@@ -66,9 +69,12 @@ export class StreamConnection implements ConnectionView {
   /** NSS key-log lines of the TLS session, when a tracer asked for them (see TransportLayer.observe). */
   keyLog: readonly string[] = [];
   private readonly framer: StreamFramer;
-  /** Messages held back while the socket's own buffer is full (its 'drain' releases them). */
+  /** Messages held back while the peer is stalled (the socket's 'drain' releases them). */
   private readonly postponed: PendingWrite[] = [];
   private postponedBytes = 0;
+  /** The kernel took nothing of our writes between two looks: the peer is not reading. */
+  private stalled = false;
+  private stallProbe: NodeJS.Timeout | undefined;
   private messageTimer: NodeJS.Timeout | undefined;
   private sendTimer: NodeJS.Timeout | undefined;
 
@@ -99,7 +105,10 @@ export class StreamConnection implements ConnectionView {
     );
     socket.on('close', () => this.destroy(this.closeReason ?? 'closed by peer'));
     socket.on('end', () => this.close('peer closed its side'));
-    socket.on('drain', () => this.flushPostponed());
+    socket.on('drain', () => {
+      this.stalled = false;
+      this.flushPostponed();
+    });
     this.startReading();
   }
 
@@ -117,15 +126,18 @@ export class StreamConnection implements ConnectionView {
   }
 
   /**
-   * Sends one message, in order with the others; resolves once the kernel has it. A socket whose
-   * buffer is full postpones the message; past a queue limit the send fails and the connection,
-   * now known to be broken for this peer, is closed.
+   * Sends one message, in order with the others; resolves once the kernel has it. While the peer is
+   * stalled the message is postponed; past a queue limit the send fails and the connection, now
+   * known to be broken for this peer, is closed. A burst of replies written in one turn of the event
+   * loop fills Node's own buffer before the kernel has taken any of it: that is not a slow peer, so
+   * the limits apply only once the kernel stops taking data (as OpenSIPS counts only what the
+   * kernel refused).
    */
   send(data: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       const w = { data, resolve, reject };
       if (this.state === 'closed') return reject(new Error(`connection ${this.id} is closed`));
-      if (this.postponed.length === 0 && !this.socket.writableNeedDrain) return this.write(w);
+      if (this.postponed.length === 0 && !this.stalled) return this.write(w);
       const overflow = this.overflowFor(data.length);
       if (overflow) {
         reject(new Error(`connection ${this.id} to ${this.peerName}: ${overflow}`));
@@ -155,7 +167,7 @@ export class StreamConnection implements ConnectionView {
   }
 
   private flushPostponed(): void {
-    while (this.postponed.length > 0 && !this.socket.writableNeedDrain && this.state === 'open') {
+    while (this.postponed.length > 0 && !this.stalled && this.state === 'open') {
       const w = this.postponed.shift()!;
       this.release(w.data.length);
       this.write(w);
@@ -193,6 +205,7 @@ export class StreamConnection implements ConnectionView {
     this.closeReason ??= reason;
     clearTimeout(this.messageTimer);
     clearTimeout(this.sendTimer);
+    clearTimeout(this.stallProbe);
     const err = new Error(
       `connection ${this.id} to ${this.remote.address}:${this.remote.port} closed: ${reason}`,
     );
@@ -237,7 +250,33 @@ export class StreamConnection implements ConnectionView {
 
   private write(w: PendingWrite): void {
     this.socket.write(w.data, (err) => (err ? w.reject(err) : w.resolve()));
+    if (this.socket.writableNeedDrain) this.probeStall();
     this.watchProgress();
+  }
+
+  /** Bytes whose writes the kernel has completed. */
+  private flushed(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  /**
+   * While Node's buffer is over its mark, looks again a few milliseconds later, after the event
+   * loop has run its write completions (the timer, then one more turn): if the kernel took nothing
+   * in between, the peer is stalled and new messages wait in the bounded queue.
+   */
+  private probeStall(): void {
+    if (this.stallProbe || this.stalled) return;
+    const before = this.flushed();
+    this.stallProbe = setTimeout(
+      () =>
+        setImmediate(() => {
+          this.stallProbe = undefined;
+          if (this.state === 'closed' || !this.socket.writableNeedDrain) return;
+          if (this.flushed() === before) this.stalled = true;
+          else this.probeStall();
+        }),
+      STALL_PROBE_MS,
+    );
   }
 
   /**

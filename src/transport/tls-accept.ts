@@ -104,7 +104,11 @@ export async function acceptTls(
   raw: Socket,
   local: Endpoint,
   provider: TlsProvider,
-  options: { keyLog: boolean },
+  options: {
+    keyLog: boolean;
+    /** Called as the ClientHello is handed to OpenSSL, which answers it at once. */
+    replying?: () => void;
+  },
 ): Promise<AcceptedTls> {
   const serverName = await peekClientHello(raw);
   const choice = await provider.serverFor(local, serverName);
@@ -114,7 +118,7 @@ export async function acceptTls(
   }
   const keyLog: string[] = [];
   try {
-    return await handshake(raw, choice, serverName, options.keyLog ? keyLog : undefined);
+    return await handshake(raw, choice, serverName, options.keyLog ? keyLog : undefined, options.replying);
   } catch (err) {
     if (err instanceof ConnectionError) throw err;
     throw new ConnectionError((err as Error).message, 'handshake', choice.domain);
@@ -126,6 +130,7 @@ async function handshake(
   choice: Extract<ServerChoice, { ok: true }>,
   serverName: string | undefined,
   keyLog: string[] | undefined,
+  replying: (() => void) | undefined,
 ): Promise<AcceptedTls> {
   const key = tuple(raw);
   const state = acceptorState(choice.acceptor);
@@ -145,6 +150,7 @@ async function handshake(
     });
     raw.on('close', onClose);
     choice.acceptor.emit('connection', raw);
+    replying?.();
   });
   const inspection = choice.inspect(socket);
   const { refusal } = inspection;

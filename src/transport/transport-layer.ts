@@ -11,6 +11,7 @@ import { MemoryGuard, type MemoryThresholds } from './memory-guard.js';
 import { openTcp, openTls, type Connected } from './connector.js';
 import { formatListen, hostPort, type ListenSpec, type Proto } from './listen-spec.js';
 import { acceptTls } from './tls-accept.js';
+import { HandshakeDeadline } from './handshake-deadline.js';
 import type { TransportObserver } from './events.js';
 import { ConnectionError, stageOf } from './connection-error.js';
 import type { Endpoint, Inbound, SendTarget, SentFrom, TlsSessionInfo } from './types.js';
@@ -406,14 +407,13 @@ export class TransportLayer {
     }
     this.handshaking.add(raw);
     raw.once('close', () => this.handshaking.delete(raw));
-    const timeoutMs = this.settings.handshakeTimeoutMs;
-    const timer = setTimeout(
-      () => raw.destroy(new Error(`TLS handshake not complete within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    acceptTls(raw, listener.local, this.tls, { keyLog: this.keyLogConsumers > 0 })
+    const deadline = new HandshakeDeadline(raw, this.settings.handshakeTimeoutMs);
+    acceptTls(raw, listener.local, this.tls, {
+      keyLog: this.keyLogConsumers > 0,
+      replying: () => deadline.restart(),
+    })
       .then(async ({ socket, info, keyLog }) => {
-        clearTimeout(timer);
+        deadline.clear();
         try {
           await this.passHook('in', socket, listener.local, remote, info);
         } finally {
@@ -423,8 +423,11 @@ export class TransportLayer {
         const conn = this.adopt('tls', 'in', socket, listener.local, remote, info, keyLog);
         this.tlsLog({ conn: conn.id, remote, tls: info }, 'TLS connection accepted');
       })
-      .catch((err: Error) => {
-        clearTimeout(timer);
+      .catch((caught: Error) => {
+        deadline.clear();
+        const domain = caught instanceof ConnectionError ? caught.domain : undefined;
+        // The deadline's own reason, not the "peer closed" its destroy() makes the accept see.
+        const err = deadline.expired ? new ConnectionError(deadline.expired, 'handshake', domain) : caught;
         // An alert being flushed (raw.end) gets a moment to reach the client.
         if (raw.writableEnded) setTimeout(() => raw.destroy(), 1000);
         else raw.destroy();

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   options,
   StreamPeer,
@@ -91,5 +92,28 @@ describe('OPTIONS round trips on the built-in script', () => {
     await peer.until((r) => r.includes('SIP/2.0 200 OK'));
     peer.close();
     await closed; // closed by tls_handshake_timeout (100 ms)
+  });
+
+  test('a ClientHello that waits in our own queue past tls_handshake_timeout is still served', async () => {
+    // As when thousands of phones reconnect: the connection is accepted (its deadline starts),
+    // then the event loop is busy for longer than the timeout while the ClientHello sits in the
+    // socket. The deadline bounds the peer, so this client must get its handshake.
+    const raw = netConnect({ host: '127.0.0.1', port: t.port('tls') });
+    await new Promise<void>((resolve) => raw.once('connect', resolve));
+    await new Promise((r) => setTimeout(r, 30)); // the server has accepted: its 100 ms run
+    const secure = tlsConnect({ socket: raw, ...tlsClientOptions(t.pki) });
+    secure.on('error', () => undefined);
+    // Let the ClientHello be written without giving the event loop a turn (the server must not read it yet).
+    await new Promise((r) => process.nextTick(r));
+    assert.ok(raw.bytesWritten > 0, 'the ClientHello is on its way');
+    const busyUntil = Date.now() + 250;
+    while (Date.now() < busyUntil); // the whole process is busy: the server reads nothing
+    await new Promise<void>((resolve, reject) =>
+      secure.once('secureConnect', resolve).once('close', () => reject(new Error('closed by sipsd'))),
+    );
+    const peer = new StreamPeer(secure);
+    peer.write(options('TLS'));
+    assert.equal(statusOf(await peer.until((r) => r.includes('SIP/2.0 200 OK'))), 200);
+    peer.close();
   });
 });

@@ -65,6 +65,19 @@ async function stillServes(t: TestServer): Promise<void> {
 }
 
 describe('write queues', () => {
+  test('a burst of replies written in one turn is not a slow peer: all are delivered', async () => {
+    // 400 requests in one write: their replies (about 130 KB) are written in one turn of the event
+    // loop, over Node's buffer mark, con_ct_wq_max and tls_async_max_postponed_chunks at once.
+    const t = await server('');
+    const peer = await StreamPeer.tls(t.port('tls'), tlsClientOptions(t.pki));
+    const count = 400;
+    peer.write(Array.from({ length: count }, () => options('TLS')).join(''));
+    const all = await peer.until((r) => r.split('SIP/2.0 200 OK').length - 1 === count, 10_000);
+    assert.equal(all.split('SIP/2.0 200 OK').length - 1, count);
+    assert.equal(peer.closed, false);
+    peer.close();
+  });
+
   test('con_ct_wq_max: the deaf peer is cut off at the byte limit; another connection keeps flowing', async () => {
     const t = await server('con_ct_wq_max: 65536\ntls_send_timeout: 60000');
     const { peer, conn } = await deafPeer(t);
@@ -79,7 +92,7 @@ describe('write queues', () => {
   });
 
   test('tls_async_max_postponed_chunks: the deaf peer is cut off at the message count', async () => {
-    const t = await server('tls_async_max_postponed_chunks: 4\ntls_send_timeout: 60000');
+    const t = await server('tls_async_max_postponed_chunks: 4\ncon_ct_wq_max: 100000000\ntls_send_timeout: 60000');
     const { conn } = await deafPeer(t);
     const err = await floodUntilRefused(t, conn, 1024);
     assert.match(err.message, /4 messages already wait to be written \(tls_async_max_postponed_chunks\)/);
@@ -87,7 +100,7 @@ describe('write queues', () => {
   });
 
   test('ct_wq_max: the total over all connections is bounded too', async () => {
-    const t = await server('con_ct_wq_max: 1000000\nct_wq_max: 40000\ntls_send_timeout: 60000');
+    const t = await server('con_ct_wq_max: 100000000\nct_wq_max: 40000\ntls_send_timeout: 60000');
     const a = await deafPeer(t);
     const b = await deafPeer(t);
     // a holds part of the budget; b then hits the total, although its own limit is far away.
