@@ -92,7 +92,9 @@ describe('write queues', () => {
   });
 
   test('tls_async_max_postponed_chunks: the deaf peer is cut off at the message count', async () => {
-    const t = await server('tls_async_max_postponed_chunks: 4\ncon_ct_wq_max: 100000000\ntls_send_timeout: 60000');
+    const t = await server(
+      'tls_async_max_postponed_chunks: 4\ncon_ct_wq_max: 100000000\ntls_send_timeout: 60000',
+    );
     const { conn } = await deafPeer(t);
     const err = await floodUntilRefused(t, conn, 1024);
     assert.match(err.message, /4 messages already wait to be written \(tls_async_max_postponed_chunks\)/);
