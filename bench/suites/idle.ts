@@ -18,11 +18,8 @@ import { alternate, type Suite, type SuiteContext } from '../harness/suite.js';
  * 15 s after allocation calms down (sipsd's PSS at rest falls from ~100 to ~67 MB then).
  */
 const SETTLE_MS = 20_000;
-/**
- * Handshakes in flight. Not more: sipsd drops a connection whose handshake is not done 100 ms after
- * accept (tls_handshake_timeout), and with 200 in flight on two cores most of them are not.
- */
-const CONCURRENCY = 20;
+/** Handshakes in flight while connecting, as phones reconnecting at once. */
+const CONCURRENCY = 200;
 /** Descriptors a server or the client needs besides its connections (listeners, pipes, epoll). */
 const FD_RESERVE = 500;
 
