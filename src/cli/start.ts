@@ -47,7 +47,7 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     const tls = await loadTls(resolved.config, resolved.file, silentLogger);
     if (resolved.config.script) await loadScript(resolved.config.script);
-    const domains = tls.snapshot.domainNames().join(', ') || 'none';
+    const domains = domainList(tls.snapshot.domainNames()) || 'none';
     await tls.close();
     // Kamailio parameters accepted without an effect here are named, as at startup.
     for (const notice of compatNotices(resolved.config)) io.stdout(`notice: ${notice}\n`);
@@ -89,13 +89,21 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
   });
 }
 
+const LISTED_DOMAINS = 8;
+
+/** Domain names for one line: a host with thousands of them gets the first few and a count. */
+function domainList(names: string[]): string {
+  if (names.length <= LISTED_DOMAINS) return names.join(', ');
+  return `${names.slice(0, LISTED_DOMAINS).join(', ')} and ${names.length - LISTED_DOMAINS} more (sipsd mi tls_list)`;
+}
+
 function banner(server: RunningServer, file: string): string {
   const lines = [
     `sipsd ${VERSION} (Node ${process.version}) is running`,
     `  config:     ${file}`,
     `  script:     ${server.scriptName}`,
     ...server.listeners.map((l, i) => `  ${i === 0 ? 'listening:' : '          '}  ${l.name}`),
-    `  TLS:        ${server.tls.snapshot.domainNames().join(', ') || 'no domains'}`,
+    `  TLS:        ${domainList(server.tls.snapshot.domainNames()) || 'no domains'}`,
     server.mgmt
       ? `  management: ${server.mgmt.url}  (try: sipsd mi which)`
       : '  management: disabled (mi.enabled: false)',

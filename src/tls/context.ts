@@ -1,17 +1,19 @@
-// Building one TLS domain: read and check its files, then make what the transport runs handshakes
-// with (a never-listening tls.Server for server domains, tls.connect options for client domains)
-// and the `inspect` that classifies and judges the peer afterwards. Everything is read and checked
-// here, at build time, so a reload that fails leaves the running snapshot alone and says exactly
-// which setting of which domain is wrong. Handshakes never fail on policy inside OpenSSL
-// (rejectUnauthorized is off): the verdict is reached in `inspect`, so it is classified and
-// explained the same way on both sides.
-import { X509Certificate, constants, createPrivateKey, type KeyObject } from 'node:crypto';
+// Building one TLS domain, in two steps. `prepareDomain` reads and checks everything the operator
+// can get wrong (files, PEM content, key against certificate, passphrase, CAs, CRLs, ciphers), so a
+// reload that fails leaves the running snapshot alone and says exactly which setting of which
+// domain is wrong. `createContext` then makes what the transport runs handshakes with (a
+// never-listening tls.Server for server domains, tls.connect options for client domains): the
+// costly OpenSSL part, done on first use and shared by domains whose contexts would be identical.
+// Handshakes never fail on policy inside OpenSSL (rejectUnauthorized is off): the verdict is
+// reached in `inspect`, so it is classified and explained the same way on both sides.
+import { X509Certificate, constants, createPrivateKey } from 'node:crypto';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Inspection } from './provider.js';
 import { CrlIndex } from './crl-check.js';
 import { children, INTEGER, readTlv, SEQUENCE } from './der.js';
-import type { TlsDomain } from './domain.js';
-import { reporterFor, type DomainReporter } from './domain-error.js';
+import type { PemRef, TlsDomain } from './domain.js';
+import { reporterFor, TlsDomainError, type DomainReporter } from './domain-error.js';
+import { digestOf, LoadCache } from './load-cache.js';
 import {
   CERTIFICATE,
   DH_PARAMETERS,
@@ -19,7 +21,6 @@ import {
   pemBlocks,
   readFolder,
   readSource,
-  type PemBlock,
   type Source,
 } from './pem-files.js';
 import { checkEngineKey, isEngineKey, redactEngineKey, type EngineKeyOptions } from './engine.js';
@@ -50,11 +51,58 @@ export interface BuiltDomain {
   inspect(socket: TLSSocket, expectedHost?: string): Inspection;
 }
 
+/** What one context is made of; shared by every domain whose files and settings are the same. */
 interface Identity {
   chain: X509Certificate[];
   /** Secure-context options for the key: a PEM (with its passphrase) or a key held by the engine. */
   key: { key: string; passphrase: string | undefined } | EngineKeyOptions;
+  /** Names chain and key (hashed, passphrase included) in context keys. */
+  digest: string;
 }
+
+/** Trusted CAs without duplicates, interned by content so thousands of domains hold one list. */
+class TrustedCas {
+  private pemList: string[] | undefined;
+  readonly bySubject = new Map<string, X509Certificate[]>();
+
+  constructor(
+    readonly certs: readonly X509Certificate[],
+    readonly digest: string,
+  ) {
+    for (const ca of certs) this.bySubject.set(ca.subject, [...(this.bySubject.get(ca.subject) ?? []), ca]);
+  }
+
+  /** For OpenSSL, made when the first context needs them. */
+  get pems(): string[] {
+    return (this.pemList ??= this.certs.map((c) => c.toString()));
+  }
+}
+
+/** What a domain's files give, checked: everything its context needs but the context itself. */
+interface Material {
+  /** The domain's own leaf certificate, for tls_list; undefined if it has none. */
+  certificate: X509Certificate | undefined;
+  /**
+   * Equal keys mean interchangeable OpenSSL contexts (same material and settings): one is built
+   * and shared. With session resumption on, a server domain's key is its own, so no domain resumes
+   * another's sessions.
+   */
+  contextKey: string;
+  /** Also covers what `inspect` depends on beyond the domain's settings (CAs, CRLs). */
+  materialKey: string;
+  rules: VerificationRules;
+  identity: Identity | undefined;
+  cas: TrustedCas;
+  crls: CrlIndex;
+  dhparam: string | undefined;
+  ciphers: string | undefined;
+}
+
+/** A domain read and checked, its context not built yet. */
+export type PreparedDomain = Material & { domain: TlsDomain };
+
+/** Server domains get an acceptor, client domains connection options. */
+export type DomainContext = { acceptor: tls.Server } | { clientOptions: tls.ConnectionOptions };
 
 /** OpenSSL error strings end with the useful part: "error:0A0000B9:SSL routines::no cipher match". */
 function opensslReason(err: unknown): string {
@@ -66,23 +114,43 @@ function opensslReason(err: unknown): string {
     .trim();
 }
 
-function parseCertificate(
-  block: PemBlock,
-  field: string,
-  origin: string,
-  report: DomainReporter,
-): X509Certificate {
-  try {
-    return new X509Certificate(block.der);
-  } catch (err) {
-    return report.fail(field, origin, `not a valid certificate (${opensslReason(err)})`);
-  }
+/**
+ * Names a PEM setting's value within one load: the file, or the inline value by its label (unique
+ * to a database row and column). Content is not hashed here: the parse caches below it are by
+ * content.
+ */
+function refKey(ref: PemRef | undefined): string {
+  if (!ref) return '-';
+  return 'file' in ref ? `file:${ref.optional ? '?' : ''}${ref.file}` : `inline:${ref.label}`;
 }
 
-function certificatesIn(source: Source, field: string, report: DomainReporter): X509Certificate[] {
-  return pemBlocks(source.data.toString('latin1'), CERTIFICATE).map((b) =>
-    parseCertificate(b, field, source.origin, report),
-  );
+/** Certificates parsed from one PEM text, or why one of them does not parse. */
+type ParsedCertificates = X509Certificate[] | { invalid: string };
+
+function parseCertificates(source: Source): ParsedCertificates {
+  const certs: X509Certificate[] = [];
+  for (const block of pemBlocks(source.data.toString('latin1'), CERTIFICATE)) {
+    try {
+      certs.push(new X509Certificate(block.der));
+    } catch (err) {
+      return { invalid: opensslReason(err) };
+    }
+  }
+  return certs;
+}
+
+/** The certificates of a source, each distinct content parsed once. */
+function certificatesIn(
+  source: Source,
+  field: string,
+  report: DomainReporter,
+  cache: LoadCache,
+): X509Certificate[] {
+  const parsed = cache.parsed.get(`certificates|${digestOf(source.data)}`, () => parseCertificates(source));
+  if (!Array.isArray(parsed)) {
+    return report.fail(field, source.origin, `not a valid certificate (${parsed.invalid})`);
+  }
+  return parsed;
 }
 
 const NO_CERTIFICATE = 'no certificate (PEM "BEGIN CERTIFICATE" block) in file';
@@ -91,16 +159,20 @@ const NO_CERTIFICATE = 'no certificate (PEM "BEGIN CERTIFICATE" block) in file';
  * The certificate chain and the key, checked against each other before OpenSSL sees them, so a
  * mismatch or a passphrase problem gets a precise message. The key may sit in the certificate file.
  */
-async function loadIdentity(domain: TlsDomain, report: DomainReporter): Promise<Identity | undefined> {
+async function loadIdentity(
+  domain: TlsDomain,
+  report: DomainReporter,
+  cache: LoadCache,
+): Promise<Identity | undefined> {
   if (!domain.certificate) {
     if (domain.type === 'server') {
       report.fail('certificate', undefined, 'a server domain needs a certificate');
     }
     return undefined;
   }
-  const certSource = await readSource(domain.certificate, 'certificate', report);
+  const certSource = await readSource(domain.certificate, 'certificate', report, cache);
   if (!certSource) return undefined;
-  const chain = certificatesIn(certSource, 'certificate', report);
+  const chain = certificatesIn(certSource, 'certificate', report, cache);
   const leaf = chain[0];
   if (!leaf) return report.fail('certificate', certSource.origin, NO_CERTIFICATE);
 
@@ -108,7 +180,10 @@ async function loadIdentity(domain: TlsDomain, report: DomainReporter): Promise<
   const key =
     spec !== undefined && isEngineKey(spec)
       ? await engineKey(chain, spec, report)
-      : { key: await pemKey(domain, certSource, leaf, report), passphrase: domain.passphrase };
+      : {
+          key: await pemKey(domain, certSource, leaf, report, cache),
+          passphrase: domain.passphrase,
+        };
 
   const now = Date.now();
   if (Date.parse(leaf.validTo) < now) {
@@ -123,7 +198,32 @@ async function loadIdentity(domain: TlsDomain, report: DomainReporter): Promise<
       `certificate (${certSource.origin}): the chain is not in order (leaf first, then each issuer)`,
     );
   }
-  return { chain, key };
+  const digest = digestOf(JSON.stringify([chain.map((c) => c.fingerprint256), key]));
+  return { chain, key, digest };
+}
+
+/** Why a key does not open or does not match the leaf; undefined when it does. */
+type KeyProblem = { field: 'private_key' | 'passphrase'; reason: string } | undefined;
+
+function keyProblem(
+  pem: string,
+  passphrase: string | undefined,
+  encrypted: boolean,
+  leaf: X509Certificate,
+): KeyProblem {
+  let key;
+  try {
+    key = createPrivateKey({ key: pem, passphrase });
+  } catch (err) {
+    if (encrypted) {
+      return { field: 'passphrase', reason: 'wrong passphrase: the private key cannot be decrypted' };
+    }
+    return { field: 'private_key', reason: `not a valid private key (${opensslReason(err)})` };
+  }
+  if (!leaf.checkPrivateKey(key)) {
+    return { field: 'private_key', reason: 'the private key does not match the certificate' };
+  }
+  return undefined;
 }
 
 /** A key in a PEM file (or the certificate file), checked against the leaf. Returns its PEM. */
@@ -132,11 +232,16 @@ async function pemKey(
   certSource: Source,
   leaf: X509Certificate,
   report: DomainReporter,
+  cache: LoadCache,
 ): Promise<string> {
   const keySource =
-    (domain.privateKey ? await readSource(domain.privateKey, 'private_key', report) : undefined) ??
+    (domain.privateKey ? await readSource(domain.privateKey, 'private_key', report, cache) : undefined) ??
     certSource;
-  const keyBlock = pemBlocks(keySource.data.toString('latin1'), PRIVATE_KEY)[0];
+  const keyDigest = digestOf(keySource.data);
+  const keyBlock = cache.parsed.get(
+    `key-block|${keyDigest}`,
+    () => pemBlocks(keySource.data.toString('latin1'), PRIVATE_KEY)[0],
+  );
   if (!keyBlock) {
     report.fail(
       'private_key',
@@ -151,19 +256,11 @@ async function pemKey(
   if (encrypted && domain.passphrase === undefined) {
     report.fail('private_key', keySource.origin, 'the private key is encrypted: set passphrase');
   }
-  let key: KeyObject;
-  try {
-    key = createPrivateKey({ key: keyBlock.pem, passphrase: domain.passphrase });
-  } catch (err) {
-    if (encrypted) {
-      report.fail('passphrase', keySource.origin, 'wrong passphrase: the private key cannot be decrypted');
-    }
-    return report.fail('private_key', keySource.origin, `not a valid private key (${opensslReason(err)})`);
-  }
-  if (!leaf.checkPrivateKey(key)) {
-    report.fail('private_key', keySource.origin, 'the private key does not match the certificate');
-  }
-
+  // Opening a key is the costliest check: once per key, passphrase and certificate.
+  const problem = cache.parsed.get(`key|${keyDigest}|${passphraseKey(domain)}|${leaf.fingerprint256}`, () =>
+    keyProblem(keyBlock.pem, domain.passphrase, encrypted, leaf),
+  );
+  if (problem) report.fail(problem.field, keySource.origin, problem.reason);
   return keyBlock.pem;
 }
 
@@ -181,37 +278,44 @@ async function engineKey(
 }
 
 /** Trusted CAs from ca_list and every PEM file of ca_dir (Node has no CApath), without duplicates. */
-async function loadCas(domain: TlsDomain, report: DomainReporter): Promise<X509Certificate[]> {
+async function loadCas(domain: TlsDomain, report: DomainReporter, cache: LoadCache): Promise<TrustedCas> {
   const found = new Map<string, X509Certificate>();
   const add = (certs: X509Certificate[]) => certs.forEach((c) => found.set(c.fingerprint256, c));
-  const list = domain.caList && (await readSource(domain.caList, 'ca_list', report));
+  const list = domain.caList && (await readSource(domain.caList, 'ca_list', report, cache));
   if (list) {
-    const certs = certificatesIn(list, 'ca_list', report);
+    const certs = certificatesIn(list, 'ca_list', report, cache);
     if (certs.length === 0) report.fail('ca_list', list.origin, NO_CERTIFICATE);
     add(certs);
   }
   if (domain.caDir) {
     // Files without certificates (READMEs, CRLs, keys) are not CAs and are passed over.
-    for (const file of await readFolder(domain.caDir.dir, 'ca_dir', domain.caDir.optional, report)) {
-      add(certificatesIn(file, 'ca_dir', report));
+    const { dir, optional } = domain.caDir;
+    for (const file of await readFolder(dir, 'ca_dir', optional, report, cache)) {
+      add(certificatesIn(file, 'ca_dir', report, cache));
     }
   }
-  return [...found.values()];
+  const digest = digestOf([...found.keys()].join());
+  return cache.parsed.get(`cas|${digest}`, () => new TrustedCas([...found.values()], digest));
 }
 
-async function loadCrls(domain: TlsDomain, report: DomainReporter): Promise<CrlIndex> {
-  const file = domain.crl && (await readSource(domain.crl, 'crl', report));
-  const folder = domain.crlDir ? await readFolder(domain.crlDir, 'crl_dir', false, report) : [];
+async function loadCrls(
+  domain: TlsDomain,
+  report: DomainReporter,
+  cache: LoadCache,
+): Promise<{ crls: CrlIndex; digest: string }> {
+  const file = domain.crl && (await readSource(domain.crl, 'crl', report, cache));
+  const folder = domain.crlDir ? await readFolder(domain.crlDir, 'crl_dir', false, report, cache) : [];
   const crls = CrlIndex.parse(file || undefined, folder, report);
-  if (domain.crlCheckAll && crls.size === 0) {
-    report.warn('crl_check_all has no effect without crl or crl_dir');
-  }
-  return crls;
+  return { crls, digest: digestOf(crls.pems.join('')) };
 }
 
 /** PKCS#3 DHParameter ::= SEQUENCE { prime INTEGER, base INTEGER, ... }; Node ignores anything else silently. */
-async function loadDhParams(domain: TlsDomain, report: DomainReporter): Promise<string | undefined> {
-  const source = domain.dhParams && (await readSource(domain.dhParams, 'dh_params', report));
+async function loadDhParams(
+  domain: TlsDomain,
+  report: DomainReporter,
+  cache: LoadCache,
+): Promise<string | undefined> {
+  const source = domain.dhParams && (await readSource(domain.dhParams, 'dh_params', report, cache));
   if (!source) return undefined;
   const block = pemBlocks(source.data.toString('latin1'), DH_PARAMETERS)[0];
   if (!block) {
@@ -286,62 +390,188 @@ function checkCurve(curve: string, report: DomainReporter): void {
   }
 }
 
-/** Builds the domain; throws TlsDomainError naming the setting, file and reason on any problem. */
+/** Whether sessions of a server domain may resume at all (cache or tickets). */
+const resumes = (build: BuildOptions) => !!(build.session?.cache || build.session?.tickets);
+
 /**
- * The checks of a domain that cost little (certificate and key readable and matching, cipher list
- * and curve valid), without building an OpenSSL context: how thousands of database rows are
- * validated at load time while their contexts are built on first use. Returns the leaf, if any.
+ * Reads and checks what a domain's context and verdicts are made of. Each step that depends only on
+ * files and settings other domains may share runs once per load (see LoadCache.check); their keys
+ * name every input.
  */
-export async function checkDomain(domain: TlsDomain): Promise<X509Certificate | undefined> {
-  const report = reporterFor(domain);
-  const identity = await loadIdentity(domain, report);
-  cipherString(domain, report);
-  if (domain.ecCurve !== undefined) checkCurve(domain.ecCurve, report);
-  return identity?.chain[0];
+async function loadMaterial(
+  d: TlsDomain,
+  report: DomainReporter,
+  cache: LoadCache,
+  build: BuildOptions,
+): Promise<Material> {
+  // One after the other, so that of several problems the first in field order is reported.
+  const identity = await cache.check(
+    `identity|${d.type}|${refKey(d.certificate)}|${refKey(d.privateKey)}|${passphraseKey(d)}`,
+    report,
+    (r) => loadIdentity(d, r, cache),
+  );
+  const cas = await cache.check(`cas|${refKey(d.caList)}|${caDirKey(d)}`, report, (r) =>
+    loadCas(d, r, cache),
+  );
+  const crlFiles = `${refKey(d.crl)}|${d.crlDir ?? '-'}`;
+  const crls = await cache.check(`crls|${crlFiles}`, report, (r) => loadCrls(d, r, cache));
+  if (d.crlCheckAll && crls.crls.size === 0) {
+    report.warn('crl_check_all has no effect without crl or crl_dir');
+  }
+  const dhparam = await cache.check(`dh|${refKey(d.dhParams)}`, report, (r) => loadDhParams(d, r, cache));
+  const { cipherList, cipherSuites, method } = d;
+  const cipherSettings = JSON.stringify([cipherList, cipherSuites, method.min, method.max, method.legacy]);
+  const ciphers = await cache.check(`ciphers|${cipherSettings}`, report, (r) => cipherString(d, r));
+  const curve = d.ecCurve;
+  if (curve !== undefined) await cache.check(`curve|${curve}`, report, (r) => checkCurve(curve, r));
+
+  if (d.type === 'server' && d.verify !== 'off' && cas.certs.length === 0) {
+    report.warn(`verify ${d.verify} but no CA (ca_list, ca_dir): no client certificate can verify`);
+  }
+  const inOpenSsl = d.crlCheckAll && crls.crls.size > 0;
+  const contextKey = digestOf(
+    JSON.stringify([
+      d.type,
+      method.min,
+      method.max,
+      d.type === 'server' && d.verify !== 'off',
+      identity?.digest,
+      cas.digest,
+      inOpenSsl ? crls.digest : undefined,
+      cipherSettings,
+      dhparam === undefined ? undefined : digestOf(dhparam),
+      curve,
+      d.type === 'server' ? build.session : undefined,
+      d.type === 'server' && resumes(build) ? d.name : undefined,
+    ]),
+  );
+  return {
+    certificate: identity?.chain[0],
+    contextKey,
+    materialKey: `${contextKey}|${cas.digest}|${crls.digest}`,
+    rules: {
+      verifyDepth: d.verifyDepth,
+      leafCrls: d.crlCheckAll ? undefined : crls.crls,
+      caBySubject: cas.bySubject,
+      chainCrls: d.crlCheckAll,
+    },
+    identity,
+    cas,
+    crls: crls.crls,
+    dhparam,
+    ciphers,
+  };
 }
 
-export async function buildDomain(domain: TlsDomain, build: BuildOptions = {}): Promise<BuiltDomain> {
-  const report = reporterFor(domain);
-  // One after the other, so that of several problems the first in field order is reported.
-  const identity = await loadIdentity(domain, report);
-  const cas = await loadCas(domain, report);
-  const crls = await loadCrls(domain, report);
-  const dhparam = await loadDhParams(domain, report);
-  const ciphers = cipherString(domain, report);
-  if (domain.ecCurve !== undefined) checkCurve(domain.ecCurve, report);
+/** Hashed: a passphrase never sits in a key in clear. */
+const passphraseKey = (d: TlsDomain) => (d.passphrase === undefined ? '-' : digestOf(`+${d.passphrase}`));
+const caDirKey = (d: TlsDomain) => (d.caDir ? `${d.caDir.optional ? '?' : ''}${d.caDir.dir}` : '-');
 
-  if (domain.type === 'server' && domain.verify !== 'off' && cas.length === 0) {
-    report.warn(`verify ${domain.verify} but no CA (ca_list, ca_dir): no client certificate can verify`);
-  }
+/**
+ * Reads and checks a domain; throws TlsDomainError naming the setting, file and reason on any
+ * problem. Domains that agree on every setting loadMaterial reads share its result, checked once:
+ * thousands of domains differing only in names and addresses cost little more than one.
+ */
+export async function prepareDomain(
+  domain: TlsDomain,
+  cache: LoadCache,
+  build: BuildOptions = {},
+): Promise<PreparedDomain> {
+  const d = domain;
+  const settings = JSON.stringify([
+    d.type,
+    refKey(d.certificate),
+    refKey(d.privateKey),
+    passphraseKey(d),
+    refKey(d.caList),
+    caDirKey(d),
+    refKey(d.crl),
+    d.crlDir,
+    d.crlCheckAll,
+    refKey(d.dhParams),
+    d.cipherList,
+    d.cipherSuites,
+    d.method.min,
+    d.method.max,
+    d.method.legacy,
+    d.ecCurve,
+    d.verify,
+    d.verifyDepth,
+    d.type === 'server' && resumes(build) ? d.name : undefined,
+  ]);
+  const material = await cache.check(`domain|${settings}`, reporterFor(d), (r) =>
+    loadMaterial(d, r, cache, build),
+  );
+  return { domain, ...material };
+}
+
+/**
+ * The OpenSSL context of a prepared domain: the costly part (OpenSSL parses every PEM again).
+ * Throws what OpenSSL throws; see contextError.
+ */
+export function createContext(p: PreparedDomain, build: BuildOptions = {}): DomainContext {
+  const { domain, identity, cas } = p;
   const options: tls.SecureContextOptions = {
     minVersion: domain.method.min,
     maxVersion: domain.method.max,
     // Without `ca` Node trusts its public root store (plus NODE_EXTRA_CA_CERTS): right for client
     // domains without CAs, so public servers verify; server domains get an empty list instead.
-    ca: cas.length > 0 ? cas.map((c) => c.toString()) : domain.type === 'client' ? undefined : [],
+    ca: cas.certs.length > 0 ? cas.pems : domain.type === 'client' ? undefined : [],
     ...(identity && {
       cert: identity.chain.map((c) => c.toString()).join(''),
       ...identity.key,
     }),
     // Node enables CRL_CHECK | CRL_CHECK_ALL whenever `crl` is set: every certificate of the chain
     // then needs a valid CRL from its issuer, which is exactly OpenSIPS's crl_check_all.
-    ...(domain.crlCheckAll && crls.size > 0 && { crl: crls.pems }),
-    ...(ciphers !== undefined && { ciphers }),
-    ...(dhparam !== undefined && { dhparam }),
+    ...(domain.crlCheckAll && p.crls.size > 0 && { crl: p.crls.pems }),
+    ...(p.ciphers !== undefined && { ciphers: p.ciphers }),
+    ...(p.dhparam !== undefined && { dhparam: p.dhparam }),
     ...(domain.ecCurve !== undefined && { ecdhCurve: domain.ecCurve }),
   };
+  if (domain.type === 'client') {
+    return {
+      clientOptions: {
+        secureContext: tls.createSecureContext(options),
+        rejectUnauthorized: false,
+        // Node's own check (RFC 6125, with wildcards) would mark the socket unauthorized;
+        // the SIP identity (RFC 5922) is checked in inspect instead.
+        checkServerIdentity: () => undefined,
+      },
+    };
+  }
+  const session = build.session;
+  const acceptor = tls.createServer({
+    ...options,
+    requestCert: domain.verify !== 'off',
+    rejectUnauthorized: false,
+    // Without tickets and without the cache no session ever resumes (Kamailio's default).
+    ...(!session?.tickets && { secureOptions: constants.SSL_OP_NO_TICKET }),
+    ...(session && { sessionTimeout: session.lifetimeSeconds }),
+    // Only then is the acceptor the domain's own (see PreparedDomain.contextKey).
+    ...(session && resumes(build) && { sessionIdContext: sessionIdContext(session, domain.name) }),
+  });
+  if (session?.cache) attachSessionCache(acceptor, session);
+  return { acceptor };
+}
 
-  const caBySubject = new Map<string, X509Certificate[]>();
-  for (const ca of cas) caBySubject.set(ca.subject, [...(caBySubject.get(ca.subject) ?? []), ca]);
-  const rules: VerificationRules = {
-    verifyDepth: domain.verifyDepth,
-    leafCrls: domain.crlCheckAll ? undefined : crls,
-    caBySubject,
-    chainCrls: domain.crlCheckAll,
-  };
-  const built: BuiltDomain = {
+/**
+ * What createContext threw, for a domain. Everything was checked one by one when the domain was
+ * prepared; what is left is OpenSSL refusing the certificate itself (e.g. a key too small for the
+ * security level).
+ */
+export function contextError(domain: TlsDomain, err: unknown): TlsDomainError {
+  const file =
+    domain.certificate && ('file' in domain.certificate ? domain.certificate.file : domain.certificate.label);
+  return new TlsDomainError(domain.name, 'certificate', file, opensslReason(err), domain.type);
+}
+
+/** The domain as the transport uses it: its (possibly shared) context and its own `inspect`. */
+export function builtDomain(p: PreparedDomain, context: DomainContext): BuiltDomain {
+  const { domain, rules } = p;
+  return {
     domain,
-    ...(identity && { certificate: identity.chain[0] }),
+    ...context,
+    ...(p.certificate && { certificate: p.certificate }),
     inspect(socket, expectedHost) {
       // Fail closed: without a name to check, the empty string matches no certificate.
       const identityToCheck =
@@ -353,38 +583,16 @@ export async function buildDomain(domain: TlsDomain, build: BuildOptions = {}): 
       return refusal === undefined ? { peer, certificate } : { peer, certificate, refusal };
     },
   };
+}
 
+/** Prepares and builds one domain on its own; throws TlsDomainError on any problem. */
+export async function buildDomain(domain: TlsDomain, build: BuildOptions = {}): Promise<BuiltDomain> {
+  const prepared = await prepareDomain(domain, new LoadCache(), build);
+  let context: DomainContext;
   try {
-    if (domain.type === 'server') {
-      const session = build.session;
-      built.acceptor = tls.createServer({
-        ...options,
-        requestCert: domain.verify !== 'off',
-        rejectUnauthorized: false,
-        // Without tickets and without the cache no session ever resumes (Kamailio's default).
-        ...(!session?.tickets && { secureOptions: constants.SSL_OP_NO_TICKET }),
-        ...(session && {
-          sessionIdContext: sessionIdContext(session, domain.name),
-          sessionTimeout: session.lifetimeSeconds,
-        }),
-      });
-      if (session?.cache) attachSessionCache(built.acceptor, session);
-    } else {
-      built.clientOptions = {
-        secureContext: tls.createSecureContext(options),
-        rejectUnauthorized: false,
-        // Node's own check (RFC 6125, with wildcards) would mark the socket unauthorized;
-        // the SIP identity (RFC 5922) is checked in inspect instead.
-        checkServerIdentity: () => undefined,
-      };
-    }
+    context = createContext(prepared, build);
   } catch (err) {
-    // Everything was checked one by one above; what is left is OpenSSL refusing the certificate
-    // itself (e.g. a key too small for the security level).
-    const file =
-      domain.certificate &&
-      ('file' in domain.certificate ? domain.certificate.file : domain.certificate.label);
-    report.fail('certificate', file, opensslReason(err));
+    throw contextError(domain, err);
   }
-  return built;
+  return builtDomain(prepared, context);
 }

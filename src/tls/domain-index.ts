@@ -25,19 +25,21 @@ export class DomainIndex<T extends { domain: TlsDomain }> {
   private readonly byServerId = new Map<string, T>();
 
   /** `entries` in definition order; the fallback `default` domain is kept out by the caller. */
-  constructor(entries: readonly T[]) {
-    for (const entry of entries) {
-      const d = entry.domain;
-      if (!this.byName.has(d.name)) this.byName.set(d.name, entry);
-      if (d.serverId && !this.byServerId.has(d.serverId)) this.byServerId.set(d.serverId, entry);
-      const addresses =
-        d.matchAddresses.length > 0 ? d.matchAddresses : [{ address: '*', port: '*' as const }];
-      for (const a of addresses) {
-        const key = `${a.address === '*' ? '*' : normalizeAddress(a.address)}|${a.port}`;
-        let bucket = this.buckets.get(key);
-        if (!bucket) this.buckets.set(key, (bucket = new SniIndex<T>()));
-        for (const name of d.matchSipDomains) bucket.add(name, entry);
-      }
+  constructor(entries: readonly T[] = []) {
+    for (const entry of entries) this.add(entry);
+  }
+
+  /** Adds the next entry in definition order (earlier entries win ties). */
+  add(entry: T): void {
+    const d = entry.domain;
+    if (!this.byName.has(d.name)) this.byName.set(d.name, entry);
+    if (d.serverId && !this.byServerId.has(d.serverId)) this.byServerId.set(d.serverId, entry);
+    const addresses = d.matchAddresses.length > 0 ? d.matchAddresses : [{ address: '*', port: '*' as const }];
+    for (const a of addresses) {
+      const key = `${a.address === '*' ? '*' : normalizeAddress(a.address)}|${a.port}`;
+      let bucket = this.buckets.get(key);
+      if (!bucket) this.buckets.set(key, (bucket = new SniIndex<T>()));
+      for (const name of d.matchSipDomains) bucket.add(name, entry);
     }
   }
 

@@ -111,7 +111,18 @@ export class TlsManager implements TlsProvider {
     }
     let snapshot: TlsSnapshot;
     try {
-      snapshot = await TlsSnapshot.build(merged, this.baseDir, { warnings }, this.current, this.buildOptions);
+      snapshot = await TlsSnapshot.build(
+        merged,
+        this.baseDir,
+        {
+          warnings,
+          progress: (prepared, total) => this.log.info({ prepared, total }, 'TLS domains: checking'),
+          contextFailed: (error) =>
+            this.log.error({ error: error.message }, 'TLS domain refused by OpenSSL; its handshakes fail'),
+        },
+        this.current,
+        this.buildOptions,
+      );
     } catch (err) {
       const errors =
         err instanceof AggregateError ? err.errors.map((e: Error) => e.message) : [(err as Error).message];
@@ -120,13 +131,9 @@ export class TlsManager implements TlsProvider {
     this.current = snapshot;
     this.reloads.ok++;
     for (const w of warnings) this.log.warn(w);
-    return {
-      ok: true,
-      domains: snapshot.domains.length,
-      warnings,
-      errors: [],
-      durationMs: Date.now() - started,
-    };
+    const durationMs = Date.now() - started;
+    this.log.info({ domains: snapshot.domains.length, durationMs }, 'TLS domains loaded');
+    return { ok: true, domains: snapshot.domains.length, warnings, errors: [], durationMs };
   }
 }
 

@@ -1,10 +1,11 @@
 // Reading a domain's PEM material: single files or inline values (database BLOBs), folders of CA
-// certificates or CRLs, and splitting PEM text into labelled blocks. All reads are async; errors
-// name the setting and the file.
-import { readdir, readFile, stat } from 'node:fs/promises';
+// certificates or CRLs, and splitting PEM text into labelled blocks. All reads are async, through
+// the load's cache (a file shared by many domains is read once); errors name the setting and the
+// file.
 import { join } from 'node:path';
 import type { PemRef } from './domain.js';
 import type { DomainReporter } from './domain-error.js';
+import type { LoadCache } from './load-cache.js';
 
 /** Bytes of one source, with where they came from (a path, or the label of an inline value). */
 export interface Source {
@@ -57,10 +58,11 @@ export async function readSource(
   ref: PemRef,
   field: string,
   report: DomainReporter,
+  cache: LoadCache,
 ): Promise<Source | undefined> {
   if ('pem' in ref) return { origin: ref.label, data: ref.pem };
   try {
-    return { origin: ref.file, data: await readFile(ref.file) };
+    return { origin: ref.file, data: await cache.readFile(ref.file) };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') report.fail(field, ref.file, readFailure(err));
     if (!ref.optional) report.fail(field, ref.file, 'file not found');
@@ -78,10 +80,11 @@ export async function readFolder(
   field: string,
   optional: boolean,
   report: DomainReporter,
+  cache: LoadCache,
 ): Promise<Source[]> {
   let names: string[];
   try {
-    names = (await readdir(dir)).sort();
+    names = [...(await cache.readdir(dir))].sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && optional) return [];
@@ -96,8 +99,8 @@ export async function readFolder(
     const path = join(dir, name);
     try {
       // A dangling symlink or a subfolder is not a candidate; only regular files are read.
-      if (!(await stat(path)).isFile()) continue;
-      files.push({ origin: path, data: await readFile(path) });
+      if (!(await cache.isFile(path))) continue;
+      files.push({ origin: path, data: await cache.readFile(path) });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       report.fail(field, path, readFailure(err));

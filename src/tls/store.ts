@@ -1,15 +1,27 @@
 // An immutable snapshot of all TLS domains, built off to the side and swapped on reload (see
-// manager.ts). Domains the operator wrote in files are built completely before the snapshot is
-// used, so a broken certificate is reported at load time and never half-applied. Database rows can
-// number in the thousands: they are checked at load (certificate and key readable and matching)
-// but their OpenSSL contexts are built on first use, and an unchanged row keeps its context across
-// reloads.
+// manager.ts). Every domain is read and checked before the snapshot is used (prepareDomain), so a
+// broken certificate is reported at load time and never half-applied; a broken file the operator
+// wrote fails the load, a broken database row is skipped. OpenSSL contexts, the costly part, are
+// built on first use, one for all the domains whose material and settings are the same, and a
+// reload keeps the built contexts and domains whose files and settings did not change.
 import { createHash, type X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Endpoint } from '../transport/types.js';
-import { buildDomain, checkDomain, TlsDomainError, type BuildOptions, type BuiltDomain } from './context.js';
+import {
+  builtDomain,
+  contextError,
+  createContext,
+  prepareDomain,
+  TlsDomainError,
+  type BuildOptions,
+  type BuiltDomain,
+  type DomainContext,
+  type PreparedDomain,
+} from './context.js';
 import { normalizeDomain, type TlsDomain } from './domain.js';
 import { DomainIndex } from './domain-index.js';
+import { LoadCache, type ParsedMaterial } from './load-cache.js';
 import type { ClientChoice, ClientHints, ServerChoice, TlsProvider } from './provider.js';
 
 /** TLS alert 112 (RFC 6066): the server has no certificate for the name the client asked for. */
@@ -17,7 +29,20 @@ export const ALERT_UNRECOGNIZED_NAME = 112;
 
 export interface SnapshotReport {
   warnings: string[];
+  /** Told how far a long load is, about once a second. */
+  progress?(prepared: number, total: number): void;
+  /**
+   * Told, once per domain, that OpenSSL refused to build its context on first use (everything
+   * else was checked at load); the domain's handshakes are refused, the others go on.
+   */
+  contextFailed?(error: TlsDomainError): void;
 }
+
+/** Domains prepared at once: their file reads overlap; the parsing in between is synchronous. */
+const PREPARE_CONCURRENCY = 64;
+/** Longest synchronous stretch of a load before SIP traffic gets a turn of the event loop. */
+const SLICE_MS = 10;
+const PROGRESS_INTERVAL_MS = 1000;
 
 /** The built-in default domain of a type, used when no configured domain is named `default`. */
 export function builtinDefault(type: 'server' | 'client', baseDir: string): TlsDomain {
@@ -31,8 +56,9 @@ export function builtinDefault(type: 'server' | 'client', baseDir: string): TlsD
 
 const PEM_FIELDS = ['certificate', 'privateKey', 'caList', 'crl', 'dhParams'] as const;
 
-/** Identity of a database row's settings: equal fingerprints may share one built context. */
-function fingerprint(d: TlsDomain): string {
+/** Identity of a domain's settings and material: an equal fingerprint may keep the built domain. */
+function fingerprint(p: PreparedDomain): string {
+  const d = p.domain;
   const h = createHash('sha256');
   // Inline PEMs are hashed as bytes; the rest as JSON (without the notices builds append to).
   const settings: Record<string, unknown> = { ...d, source: undefined, warnings: undefined };
@@ -43,63 +69,184 @@ function fingerprint(d: TlsDomain): string {
       settings[field] = 'inline';
     }
   }
-  return h.update(JSON.stringify(settings)).digest('base64');
+  // File contents enter through the material key.
+  return h.update(JSON.stringify(settings)).update(p.materialKey).digest('base64');
 }
 
-/** One domain of a snapshot, with its context built now or on first use. */
+/** One OpenSSL context for every domain with the same context key, built once, on first use. */
+class SharedContext {
+  private outcome: { context: DomainContext } | { error: unknown } | undefined;
+
+  constructor(private readonly options: BuildOptions) {}
+
+  get built(): boolean {
+    return this.outcome !== undefined && 'context' in this.outcome;
+  }
+
+  /** Throws what OpenSSL threw, every time: building again would fail again. */
+  get(p: PreparedDomain): DomainContext {
+    if (!this.outcome) {
+      try {
+        this.outcome = { context: createContext(p, this.options) };
+      } catch (error) {
+        this.outcome = { error };
+      }
+    }
+    if ('error' in this.outcome) throw this.outcome.error;
+    return this.outcome.context;
+  }
+}
+
+/** One domain of a snapshot, with its context built on first use. */
 export class DomainSlot {
-  private pending: Promise<BuiltDomain> | undefined;
+  private failure: TlsDomainError | undefined;
+  private settingsFingerprint: string | undefined;
 
   constructor(
-    readonly domain: TlsDomain,
+    readonly prepared: PreparedDomain,
+    private readonly context: SharedContext,
     private builtDomain: BuiltDomain | undefined,
-    /** The leaf certificate, known before the context is built (for tls_list). */
-    readonly leaf: X509Certificate | undefined,
-    readonly fingerprint: string | undefined,
-    private readonly options: BuildOptions,
+    private readonly report: SnapshotReport,
   ) {}
+
+  get domain(): TlsDomain {
+    return this.prepared.domain;
+  }
+
+  /** The leaf certificate, known before the context is built (for tls_list). */
+  get leaf(): X509Certificate | undefined {
+    return this.prepared.certificate;
+  }
 
   get built(): BuiltDomain | undefined {
     return this.builtDomain;
   }
 
-  /** The built domain; concurrent first uses share one build, a failed build is retried next time. */
-  get(): Promise<BuiltDomain> {
-    if (this.builtDomain) return Promise.resolve(this.builtDomain);
-    this.pending ??= buildDomain(this.domain, this.options).then(
-      (b) => (this.builtDomain = b),
-      (err: unknown) => {
-        this.pending = undefined;
-        throw err;
-      },
-    );
-    return this.pending;
+  /** Made only when a reload looks for a built domain to keep: hashing every domain costs. */
+  get fingerprint(): string {
+    return (this.settingsFingerprint ??= fingerprint(this.prepared));
+  }
+
+  /** The built domain; throws TlsDomainError if OpenSSL refuses its context (reported once). */
+  get(): BuiltDomain {
+    if (this.builtDomain || this.failure) return this.build();
+    try {
+      return this.build();
+    } catch (err) {
+      this.report.contextFailed?.(err as TlsDomainError);
+      throw err;
+    }
+  }
+
+  /** Builds now (the load of a file-defined domain); throws TlsDomainError, reporting nothing. */
+  build(): BuiltDomain {
+    if (this.builtDomain) return this.builtDomain;
+    if (this.failure) throw this.failure;
+    try {
+      return (this.builtDomain = builtDomain(this.prepared, this.context.get(this.prepared)));
+    } catch (err) {
+      throw (this.failure = contextError(this.domain, err));
+    }
   }
 }
 
+/** Unique within a snapshot (the manager refuses duplicates; the file wins over the database). */
+const slotName = (d: TlsDomain) => `${d.type}:${d.name}`;
+
 const errorOf = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
 
-export class TlsSnapshot implements TlsProvider {
-  private readonly servers: DomainIndex<DomainSlot>;
-  private readonly clients: DomainIndex<DomainSlot>;
+/**
+ * Cuts a long synchronous job into slices of SLICE_MS with a turn of the event loop in between, so
+ * SIP traffic keeps flowing during a load. Concurrent workers share the turns: each waiting on its
+ * own would run its slices back to back within one turn.
+ */
+class Slicer {
+  private start = performance.now();
+  private pause: Promise<void> | undefined;
 
+  /** Resolves at once, or after the next turn when the slice is used up. */
+  async breathe(): Promise<void> {
+    while (this.pause || performance.now() - this.start >= SLICE_MS) {
+      this.pause ??= nextTurn().then(() => {
+        this.pause = undefined;
+        this.start = performance.now();
+      });
+      await this.pause;
+    }
+  }
+}
+
+/**
+ * Prepares every domain, a bounded number at a time (each in field order, so the first problem of
+ * a domain is the one reported); a result is the prepared domain or why it cannot be used.
+ */
+async function prepareAll(
+  domains: readonly TlsDomain[],
+  cache: LoadCache,
+  options: BuildOptions,
+  report: SnapshotReport,
+): Promise<Array<PreparedDomain | Error>> {
+  const results = new Array<PreparedDomain | Error>(domains.length);
+  let next = 0;
+  let done = 0;
+  let told = performance.now();
+  const slicer = new Slicer();
+  const worker = async () => {
+    while (next < domains.length) {
+      const i = next++;
+      try {
+        results[i] = await prepareDomain(domains[i]!, cache, options);
+      } catch (err) {
+        results[i] = errorOf(err);
+      }
+      done++;
+      const now = performance.now();
+      if (report.progress && now - told >= PROGRESS_INTERVAL_MS) {
+        told = now;
+        report.progress(done, domains.length);
+      }
+      await slicer.breathe();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, domains.length) }, worker));
+  return results;
+}
+
+/** The lookup indexes of a snapshot, filled with turns for SIP traffic in between. */
+async function indexesOf(
+  slots: readonly DomainSlot[],
+  defaults: ReadonlyArray<DomainSlot | undefined>,
+): Promise<{ servers: DomainIndex<DomainSlot>; clients: DomainIndex<DomainSlot> }> {
+  const servers = new DomainIndex<DomainSlot>();
+  const clients = new DomainIndex<DomainSlot>();
+  const slicer = new Slicer();
+  for (const s of slots) {
+    // The fallback `default` domains are kept out of the indexes.
+    if (!defaults.includes(s)) (s.domain.type === 'server' ? servers : clients).add(s);
+    await slicer.breathe();
+  }
+  return { servers, clients };
+}
+
+export class TlsSnapshot implements TlsProvider {
   private constructor(
     readonly domains: readonly DomainSlot[],
     private readonly defaultServer: DomainSlot | undefined,
     private readonly defaultClient: DomainSlot | undefined,
+    private readonly servers: DomainIndex<DomainSlot>,
+    private readonly clients: DomainIndex<DomainSlot>,
+    /** Contexts by context key, for the next reload to keep. */
+    private readonly contexts: ReadonlyMap<string, SharedContext>,
+    /** Parsed PEM content, for the next reload to take over. */
+    private readonly parsed: ParsedMaterial,
     readonly createdAt = new Date(),
-  ) {
-    const rest = (type: 'server' | 'client', fallback: DomainSlot | undefined) =>
-      domains.filter((d) => d.domain.type === type && d !== fallback);
-    this.servers = new DomainIndex(rest('server', defaultServer));
-    this.clients = new DomainIndex(rest('client', defaultClient));
-  }
+  ) {}
 
   /**
    * Builds a snapshot; a domain named `default` replaces the built-in default of its type. Throws
    * an AggregateError of TlsDomainError listing every broken domain, except database rows, which
-   * are skipped with a warning. `previous` lends unchanged database rows (checked, and built
-   * if they were) so a reload of a large table costs little.
+   * are skipped with a warning. `previous` lends what did not change: parsed PEMs, built contexts
+   * and domains, so a reload costs little more than reading the files.
    */
   static async build(
     domains: readonly TlsDomain[],
@@ -108,43 +255,57 @@ export class TlsSnapshot implements TlsProvider {
     previous?: TlsSnapshot,
     options: BuildOptions = {},
   ): Promise<TlsSnapshot> {
+    const cache = new LoadCache(previous?.parsed);
+    const prepared = await prepareAll(domains, cache, options, report);
+
+    const builtBefore = new Map<string, DomainSlot>();
+    for (const s of previous?.domains ?? []) if (s.built) builtBefore.set(slotName(s.domain), s);
+    const contexts = new Map<string, SharedContext>();
+    const slotOf = (p: PreparedDomain): DomainSlot => {
+      let context = contexts.get(p.contextKey);
+      if (!context) {
+        const before = previous?.contexts.get(p.contextKey);
+        // A context OpenSSL refused is tried again: the reload is how an operator asks for that.
+        context = before?.built ? before : new SharedContext(options);
+        contexts.set(p.contextKey, context);
+      }
+      const before = builtBefore.get(slotName(p.domain));
+      const kept = before && before.fingerprint === fingerprint(p) ? before.built : undefined;
+      return new DomainSlot(p, context, kept, report);
+    };
+
     const errors: Error[] = [];
     const slots: DomainSlot[] = [];
-    const reusable = new Map<string, DomainSlot>();
-    for (const s of previous?.domains ?? []) if (s.fingerprint) reusable.set(s.fingerprint, s);
-    let sinceYield = 0;
-    for (const d of domains) {
+    const slicer = new Slicer();
+    for (const [i, p] of prepared.entries()) {
+      const d = domains[i]!;
+      if (!(p instanceof Error)) slots.push(slotOf(p));
+      // One broken row among thousands provisioned in SQL must not block the rest (OpenSIPS
+      // semantics); a broken file the operator wrote fails the whole load or reload.
+      else if (d.source.kind === 'db')
+        report.warnings.push(`skipped tls_mgm row ${String(d.source.row)}: ${p.message}`);
+      else errors.push(p);
+      await slicer.breathe();
+    }
+    // Domains the operator wrote in files get their contexts now (shared ones once), so what only
+    // OpenSSL refuses (a key too weak for the security level, say) fails the load or reload like
+    // any other error and the running snapshot stays. Database rows, which can number hundreds of
+    // thousands, keep theirs for first use.
+    for (const slot of slots) {
+      if (slot.domain.source.kind === 'db' || slot.built) continue;
       try {
-        if (d.source.kind !== 'db') {
-          const built = await buildDomain(d, options);
-          slots.push(new DomainSlot(d, built, built.certificate, undefined, options));
-          continue;
-        }
-        const fp = fingerprint(d);
-        const same = reusable.get(fp);
-        slots.push(
-          same
-            ? new DomainSlot(d, same.built, same.leaf, fp, options)
-            : new DomainSlot(d, undefined, await checkDomain(d), fp, options),
-        );
-        // A check costs about a millisecond (key parsing): let SIP traffic through every few rows.
-        if (++sinceYield % 20 === 0) await new Promise((r) => setImmediate(r));
+        slot.build();
       } catch (err) {
-        const e = errorOf(err);
-        // One broken row among thousands provisioned in SQL must not block the rest (OpenSIPS
-        // semantics); a broken file the operator wrote fails the whole load or reload.
-        if (d.source.kind === 'db')
-          report.warnings.push(`skipped tls_mgm row ${String(d.source.row)}: ${e.message}`);
-        else errors.push(e);
+        errors.push(errorOf(err));
       }
+      await slicer.breathe();
     }
     if (errors.length > 0) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
     const fallback = async (type: 'server' | 'client'): Promise<DomainSlot | undefined> => {
       const configured = slots.find((s) => s.domain.type === type && s.domain.name === 'default');
       if (configured) return configured;
       try {
-        const built = await buildDomain(builtinDefault(type, builtinBaseDir), options);
-        return new DomainSlot(built.domain, built, built.certificate, undefined, options);
+        return slotOf(await prepareDomain(builtinDefault(type, builtinBaseDir), cache, options));
       } catch (err) {
         // The built-in server default points at CFG_DIR/tls/cert.pem, which need not exist.
         if (!(err instanceof TlsDomainError)) throw err;
@@ -160,14 +321,14 @@ export class TlsSnapshot implements TlsProvider {
       for (const w of s.domain.warnings)
         report.warnings.push(`TLS domain "${s.domain.name}" (${s.domain.type}): ${w}`);
     }
-    return new TlsSnapshot(all, defaultServer, defaultClient);
+    cache.parsed.settle();
+    const { servers, clients } = await indexesOf(all, [defaultServer, defaultClient]);
+    return new TlsSnapshot(all, defaultServer, defaultClient, servers, clients, contexts, cache.parsed);
   }
 
   get hasServerDomain(): boolean {
-    // A database domain not built yet counts: it was checked at load and gets built on first use.
-    return this.domains.some(
-      (d) => d.domain.type === 'server' && (d.built === undefined || d.built.acceptor !== undefined),
-    );
+    // Checked at load, a server domain gets its acceptor on first use.
+    return this.domains.some((d) => d.domain.type === 'server');
   }
 
   domainNames(): string[] {
@@ -188,7 +349,7 @@ export class TlsSnapshot implements TlsProvider {
     if (!chosen) return { ok: false, reason: `no TLS server domain for ${local.address}:${local.port}` };
     let built: BuiltDomain;
     try {
-      built = await chosen.get();
+      built = chosen.get();
     } catch (err) {
       return { ok: false, reason: errorOf(err).message };
     }
@@ -212,7 +373,7 @@ export class TlsSnapshot implements TlsProvider {
     if (!chosen) return { ok: false, reason: 'no TLS client domain is configured' };
     let built: BuiltDomain;
     try {
-      built = await chosen.get();
+      built = chosen.get();
     } catch (err) {
       return { ok: false, reason: errorOf(err).message };
     }

@@ -9,21 +9,25 @@ export function configDomainSource(
   file: string,
   baseDir: string,
 ): DomainSourceReader {
+  let normalized: TlsDomain[] | undefined;
+  const normalize = () =>
+    inputs.map((input) => {
+      const d = normalizeDomain(input, {
+        source: { kind: 'config', file },
+        baseDir,
+        verifyServerNameDefault: true,
+      });
+      // The config loader validated these already; a problem here is a programming error.
+      if (Array.isArray(d))
+        throw new Error(`domain "${input.name}": ${d.map((p) => `${p.field}: ${p.reason}`).join('; ')}`);
+      return d;
+    });
   return {
     kind: 'config',
     async read() {
-      const domains: TlsDomain[] = [];
-      for (const input of inputs) {
-        const d = normalizeDomain(input, {
-          source: { kind: 'config', file },
-          baseDir,
-          verifyServerNameDefault: true,
-        });
-        // The config loader validated these already; a problem here is a programming error.
-        if (Array.isArray(d))
-          throw new Error(`domain "${input.name}": ${d.map((p) => `${p.field}: ${p.reason}`).join('; ')}`);
-        domains.push(d);
-      }
+      normalized ??= normalize();
+      // Each load records its own notices about the files (an expired certificate may be renewed).
+      const domains = normalized.map((d) => ({ ...d, warnings: [...d.warnings] }));
       return { domains, warnings: [] };
     },
   };
