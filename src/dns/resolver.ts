@@ -153,7 +153,11 @@ export class SipResolver {
    */
   targets(input: SipUri | TargetSpec | string): TargetIterator {
     const limit = this.#options.failover === false ? 1 : Number.POSITIVE_INFINITY;
-    return new TargetIterator((errors) => this.#generate(input, errors), limit);
+    const spec = this.#spec(input);
+    // A numeric host is its own only target: no lookups, so no generator machinery per request.
+    const numeric = 'kind' in spec ? undefined : this.#numericTarget(spec);
+    if (numeric) return new TargetIterator(() => [numeric][Symbol.iterator](), limit);
+    return new TargetIterator((errors) => this.#generate(spec, errors), limit);
   }
 
   /** All targets at once (every lookup made up front); `targets()` is cheaper for sending. */
@@ -177,28 +181,30 @@ export class SipResolver {
     this.#client.cancel();
   }
 
-  async *#generate(input: SipUri | TargetSpec | string, errors: DnsError[]): AsyncGenerator<SipTarget> {
-    const spec = this.#spec(input);
+  /** RFC 3263 §4.1/§4.2: a numeric host is used as is, with the default transport and port. */
+  #numericTarget(spec: TargetSpec): SipTarget | undefined {
+    const family = isIP(spec.host);
+    if (family !== 4 && family !== 6) return undefined;
+    const proto = spec.transport ?? this.#defaultProto(spec.secure ?? false);
+    return {
+      proto,
+      address: spec.host,
+      port: spec.port ?? this.#defaultPort(proto),
+      family,
+      serverName: undefined,
+      hostName: spec.host,
+      origin: 'numeric',
+    };
+  }
+
+  /** The targets of a host name (a numeric host never gets here). */
+  async *#generate(spec: TargetSpec | DnsError, errors: DnsError[]): AsyncGenerator<SipTarget> {
     if ('kind' in spec) {
       errors.push(spec);
       throw new Abort(spec);
     }
     const { host } = spec;
     const secure = spec.secure ?? false;
-    const family = isIP(host);
-    if (family === 4 || family === 6) {
-      const proto = spec.transport ?? this.#defaultProto(secure);
-      yield {
-        proto,
-        address: host,
-        port: spec.port ?? this.#defaultPort(proto),
-        family,
-        serverName: undefined,
-        hostName: host,
-        origin: 'numeric',
-      };
-      return;
-    }
     const run = { domain: host, errors };
     if (spec.port !== undefined) {
       const proto = spec.transport ?? this.#defaultProto(secure);
@@ -363,13 +369,13 @@ export class SipResolver {
 export class TargetIterator implements AsyncIterable<SipTarget> {
   /** Every lookup that failed so far, negative answers included. */
   readonly errors: DnsError[] = [];
-  #source: AsyncGenerator<SipTarget> | undefined;
+  #source: AsyncIterator<SipTarget> | Iterator<SipTarget> | undefined;
   readonly #seen = new Set<string>();
   #given = 0;
   #ended: DnsError | undefined;
 
   constructor(
-    make: (errors: DnsError[]) => AsyncGenerator<SipTarget>,
+    make: (errors: DnsError[]) => AsyncIterator<SipTarget> | Iterator<SipTarget>,
     private readonly limit: number,
   ) {
     this.#source = make(this.errors);

@@ -34,10 +34,9 @@ export interface ContextServices {
 
 /** What request and reply contexts share. */
 export abstract class MessageContext<M extends SipRequest | SipResponse = SipRequest | SipResponse> {
-  /** Attribute-value pairs (OpenSIPS AVPs) that live as long as this message's processing. */
-  readonly avp = new Map<string, unknown>();
-  /** Message flags (setflag/isflagset). */
-  readonly flags = new Set<string | number>();
+  // Created on first use: most messages never touch AVPs or flags.
+  #avp: Map<string, unknown> | undefined;
+  #flags: Set<string | number> | undefined;
   readonly log: Logger;
   protected done: 'replied' | 'forwarded' | 'dropped' | undefined;
 
@@ -47,6 +46,16 @@ export abstract class MessageContext<M extends SipRequest | SipResponse = SipReq
     protected readonly services: ContextServices,
   ) {
     this.log = services.log;
+  }
+
+  /** Attribute-value pairs (OpenSIPS AVPs) that live as long as this message's processing. */
+  get avp(): Map<string, unknown> {
+    return (this.#avp ??= new Map());
+  }
+
+  /** Message flags (setflag/isflagset). */
+  get flags(): Set<string | number> {
+    return (this.#flags ??= new Set());
   }
 
   /** Protocol the message arrived over: `udp`, `tcp` or `tls`. */

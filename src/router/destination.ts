@@ -101,7 +101,17 @@ export function locateTargets(
   return {
     async next() {
       const t = await targets.next();
-      return t && { ...t, tlsDomain: tls.domain, sipDomain: tls.sipDomain ?? t.serverName };
+      if (!t) return undefined;
+      // Only what the transport reads: copying the resolver's whole target costs more than the rest.
+      const target: SendTarget = {
+        proto: t.proto,
+        address: t.address,
+        port: t.port,
+        serverName: t.serverName,
+        tlsDomain: tls.domain,
+        sipDomain: tls.sipDomain ?? t.serverName,
+      };
+      return target;
     },
     get failure() {
       return targets.failure;

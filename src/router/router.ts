@@ -150,9 +150,11 @@ export class Router {
   }
 
   private async onReply(res: SipResponse, inbound: Inbound): Promise<void> {
-    const ctx = new ReplyContext(res, inbound, this.services);
-    if (this.script.reply) await this.script.reply(ctx);
-    if (ctx.outcome === 'dropped') return;
+    if (this.script.reply) {
+      const ctx = new ReplyContext(res, inbound, this.services);
+      await this.script.reply(ctx);
+      if (ctx.outcome === 'dropped') return;
+    }
     if (this.tm.handleResponse(res)) return;
     if (!(await this.core.forwardResponse(res))) {
       this.log.debug(
@@ -171,7 +173,8 @@ export class Router {
     if (!via) return;
     const source = normalizeAddress(inbound.remote.address);
     let changed = false;
-    if (normalizeAddress(via.host.replace(/^\[|\]$/g, '')) !== source) {
+    // Usually the Via host is the source address as is: no need to normalise it.
+    if (via.host !== source && normalizeAddress(via.host.replace(/^\[|\]$/g, '')) !== source) {
       via.received = source;
       changed = true;
     }

@@ -1,11 +1,12 @@
 // Stateless message handling (OpenSIPS `forward()` / `sl_send_reply()`): where replies go (RFC 3261
 // §18.2.2 with RFC 3581 rport), Via insertion with a stateless branch (§16.11), and relaying replies
 // back along the Via path. Transactions (stateful relay) build on top of this in the tm layer.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import {
   BRANCH_MAGIC_COOKIE,
   formatVia,
   generateTag,
+  serializeForwarded,
   serializeMessage,
   type SipRequest,
   type SipResponse,
@@ -97,24 +98,9 @@ export class StatelessCore {
     const recordRoutes = recordRouteFrom
       ? recordRouteValues(recordRouteFrom, { proto: target.proto, ...local })
       : [];
-    for (const value of [...recordRoutes].reverse()) req.addHeader('Record-Route', value, { first: true });
     const via = `SIP/2.0/${target.proto.toUpperCase()} ${hostPort(local.address, local.port)};branch=${this.branchFor(req)};rport`;
-    const maxForwards = req.getHeader('Max-Forwards');
-    // RFC 3261 §16.6 step 3: decrement, or add 70 when the UAC sent none.
-    req.setHeader(
-      'Max-Forwards',
-      String(maxForwards === undefined ? 70 : Math.max(0, (req.maxForwards() ?? 70) - 1)),
-    );
-    req.addHeader('Via', via, { first: true });
-    try {
-      await this.transport.send(target, serializeMessage(req));
-    } finally {
-      // The message object stays as the script saw it, so a retry to another destination is clean.
-      req.removeFirstHeaderValue('Via');
-      for (let i = 0; i < recordRoutes.length; i++) req.removeFirstHeaderValue('Record-Route');
-      if (maxForwards === undefined) req.removeHeader('Max-Forwards');
-      else req.setHeader('Max-Forwards', maxForwards);
-    }
+    // The request object stays as the script saw it, so a retry to another destination is clean.
+    await this.transport.send(target, serializeForwarded(req, via, recordRoutes));
   }
 
   /** A To tag for a stateless reply: ours, recognisable in the ACK that answers it. */
@@ -153,8 +139,9 @@ export class StatelessCore {
       ? top.branch
       : `${req.callId}|${req.cseq().seq}|${req.from().tag ?? ''}|${req.to().tag ?? ''}|${top ? formatVia(top) : ''}`;
     const method = req.method === 'ACK' || req.method === 'CANCEL' ? 'INVITE' : req.method;
-    const hash = createHash('sha1').update(`${seed}|${req.uri}|${method}`).digest('base64url').slice(0, 22);
-    return `${BRANCH_MAGIC_COOKIE}-sipsd-${hash}`;
+    // One-shot hash(): a Hash object per forwarded request costs several times more.
+    const digest = hash('sha1', `${seed}|${req.uri}|${method}`, 'base64url').slice(0, 22);
+    return `${BRANCH_MAGIC_COOKIE}-sipsd-${digest}`;
   }
 
   /** RFC 3261 §18.2.2 + RFC 3581: where a response to this Via goes. */

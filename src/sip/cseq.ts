@@ -42,8 +42,17 @@ export function parseMaxForwards(value: string): Result<number> {
  * because the framer reads this value straight from possibly folded raw lines.
  */
 export function parseContentLength(value: string): Result<number> {
-  const n = parseDecimal(value.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, ''), MAX_CONTENT_LENGTH);
+  // Read twice per stream message (framer and parser): a loop, not a regular expression.
+  let start = 0;
+  let end = value.length;
+  while (start < end && isLineSpace(value.charCodeAt(start))) start++;
+  while (end > start && isLineSpace(value.charCodeAt(end - 1))) end--;
+  const n = parseDecimal(value.slice(start, end), MAX_CONTENT_LENGTH);
   return n < 0 ? fail('bad-content-length', `Malformed Content-Length ${excerpt(value)}`) : ok(n);
+}
+
+function isLineSpace(code: number): boolean {
+  return code === 32 || code === 9 || code === 13 || code === 10;
 }
 
 /** callid = word ["@" word]: one run of visible characters. */

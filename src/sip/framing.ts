@@ -23,9 +23,6 @@ export type FrameEvent =
 const CR = 13;
 const LF = 10;
 
-/** `Content-Length` or `l` at the start of a header line, with any folded continuation of its value. */
-const CONTENT_LENGTH_LINE = /\n(?:content-length|l)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)/gi;
-
 /**
  * Incremental and pure: feed it reads, get events back. After an error it yields nothing more (the
  * transport closes the connection).
@@ -173,7 +170,7 @@ export class StreamFramer {
       this.#fail(events, 'too-large', headerTooLarge(maxMessageSize));
       return -1;
     }
-    const length = findContentLength(buf.toString('latin1', start, bodyStart));
+    const length = findContentLength(buf, start, bodyStart);
     if (!length.ok) {
       this.#fail(events, length.error.code, length.error.reason);
       return -1;
@@ -247,17 +244,66 @@ function headerTooLarge(limit: number): string {
   return `header block larger than the limit of ${limit} bytes`;
 }
 
-/** The single, well-formed Content-Length of a header block (decoded as latin1: names are ASCII). */
-function findContentLength(headerBlock: string): Result<number> {
-  const values = Array.from(headerBlock.matchAll(CONTENT_LENGTH_LINE), (m) => m[1] ?? '');
-  const [value] = values;
+/** `content-length` in lower case, for comparing header names byte by byte. */
+const CONTENT_LENGTH = Buffer.from('content-length', 'latin1');
+
+/**
+ * The single, well-formed Content-Length of the header block `buf[start, end)`: a line (not the
+ * start line) named `Content-Length` or `l`, any case, with any folded continuation of its value.
+ * A byte scan, not a regular expression over decoded text: it runs for every message of every
+ * stream, and only the one line's value is ever decoded.
+ */
+function findContentLength(buf: Buffer, start: number, end: number): Result<number> {
+  let value: string | undefined;
+  // A plain loop: most lines are short, and a native indexOf call per line costs more than it saves.
+  for (let lf = start; lf < end; lf++) {
+    if (buf[lf] !== LF) continue;
+    const colon = contentLengthColon(buf, lf + 1, end);
+    if (colon === -1) continue;
+    if (value !== undefined)
+      return { ok: false, error: parseError('duplicate-header', 'more than one Content-Length header') };
+    // The value runs to the end of the line and over continuation lines (starting with SP or HT).
+    let valueEnd = buf.indexOf(LF, colon);
+    while (valueEnd !== -1 && valueEnd + 1 < end && isSpaceOrTab(buf[valueEnd + 1])) {
+      valueEnd = buf.indexOf(LF, valueEnd + 1);
+    }
+    if (valueEnd === -1 || valueEnd > end) valueEnd = end;
+    value = buf.toString('latin1', colon + 1, valueEnd);
+    lf = valueEnd - 1;
+  }
   if (value === undefined) {
     return {
       ok: false,
       error: parseError('missing-content-length', 'no Content-Length in a stream message'),
     };
   }
-  if (values.length > 1)
-    return { ok: false, error: parseError('duplicate-header', 'more than one Content-Length header') };
   return parseContentLength(value);
+}
+
+/** Where the colon is when the line at `pos` is named `Content-Length` or `l` (SP/HT before it allowed); else -1. */
+function contentLengthColon(buf: Buffer, pos: number, end: number): number {
+  const first = (buf[pos] ?? 0) | 0x20;
+  let at: number;
+  if (first === 0x6c /* l */) at = pos + 1;
+  else if (first === 0x63 /* c */ && matchesLowerCase(buf, pos, end, CONTENT_LENGTH))
+    at = pos + CONTENT_LENGTH.length;
+  else return -1;
+  while (at < end && isSpaceOrTab(buf[at])) at++;
+  return at < end && buf[at] === 0x3a /* : */ ? at : -1;
+}
+
+/** `buf[pos...]` equals the lower-case ASCII `word`, letters compared case-insensitively. */
+function matchesLowerCase(buf: Buffer, pos: number, end: number, word: Buffer): boolean {
+  if (pos + word.length > end) return false;
+  for (let i = 0; i < word.length; i++) {
+    const expected = word[i] as number;
+    const byte = buf[pos + i] as number;
+    // Only letters may differ by case (0x20): '-' must match exactly.
+    if (byte !== expected && !(expected >= 0x61 && (byte | 0x20) === expected)) return false;
+  }
+  return true;
+}
+
+function isSpaceOrTab(byte: number | undefined): boolean {
+  return byte === 32 || byte === 9;
 }

@@ -28,6 +28,7 @@ export {
   SipRequest,
   SipResponse,
   headerLine,
+  serializeForwarded,
   serializeMessage,
   type ContactList,
   type HeaderField,
@@ -36,4 +37,5 @@ export {
 } from './message.js';
 export { parseMessage, type ParseOptions, type ParseResult, type ReplyableRequest } from './parser.js';
 export { createParseErrorResponse, createResponse, defaultReasonPhrase, generateTag } from './response.js';
+export { randomToken } from './random.js';
 export { StreamFramer, type FrameEvent, type StreamFramerOptions } from './framing.js';

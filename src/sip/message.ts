@@ -134,11 +134,14 @@ abstract class SipMessageBase {
     const index = this.lines.findIndex((h) => h.key === key);
     const line = this.lines[index];
     if (!line) return undefined;
+    // The parsed Vias stay valid minus the first: replies pop ours and are then routed by the next.
+    const vias = key === 'via' ? this.cached<Via[]>(key) : undefined;
     this.invalidate(key);
     const comma = isMultiValuedHeader(key) ? findValueSeparator(line.value) : -1;
     const rest = comma === -1 ? '' : trimWsp(line.value.slice(comma + 1));
     if (rest.length === 0) this.lines.splice(index, 1);
     else this.lines[index] = headerLine(line.name, rest);
+    if (vias?.ok && vias.value.length > 1) this.cache(key, ok(vias.value.slice(1)));
     return trimWsp(comma === -1 ? line.value : line.value.slice(0, comma));
   }
 
@@ -174,25 +177,24 @@ abstract class SipMessageBase {
 
   /** Parsed on first use, hence a Result: a bad Contact does not make the message unparseable. */
   contacts(): Result<ContactList> {
-    return this.cached('contact', () => {
-      const values = this.getHeaders('contact');
-      if (values.includes('*')) {
-        return values.length === 1
-          ? ok('*' as const)
-          : fail('bad-contact', "Contact '*' mixed with addresses");
-      }
-      return parseAddressList(values, 'bad-contact', 'Contact');
-    });
+    return this.cached<ContactList>('contact') ?? this.cache('contact', this.#parseContacts());
   }
 
   /** Route values, top first; empty when absent. */
   routes(): Result<NameAddr[]> {
-    return this.cached('route', () => parseAddressList(this.getHeaders('route'), 'bad-route', 'Route'));
+    return (
+      this.cached<NameAddr[]>('route') ??
+      this.cache('route', parseAddressList(this.getHeaders('route'), 'bad-route', 'Route'))
+    );
   }
 
   recordRoutes(): Result<NameAddr[]> {
-    return this.cached('record-route', () =>
-      parseAddressList(this.getHeaders('record-route'), 'bad-route', 'Record-Route'),
+    return (
+      this.cached<NameAddr[]>('record-route') ??
+      this.cache(
+        'record-route',
+        parseAddressList(this.getHeaders('record-route'), 'bad-route', 'Record-Route'),
+      )
     );
   }
 
@@ -219,13 +221,16 @@ abstract class SipMessageBase {
     return undefined;
   }
 
-  /** The cached parse of `key`, computed on first use. */
-  protected cached<T>(key: string, compute: () => Result<T>): Result<T> {
-    let result = this.#cache.get(key) as Result<T> | undefined;
-    if (result === undefined) {
-      result = compute();
-      this.#cache.set(key, result);
-    }
+  // Accessors read `cached(key) ?? cache(key, parse())` rather than passing a compute closure:
+  // they run several times per message, and a closure per call is garbage on every cache hit.
+
+  /** The cached parse of `key`, if computed since its lines last changed. */
+  protected cached<T>(key: string): Result<T> | undefined {
+    return this.#cache.get(key) as Result<T> | undefined;
+  }
+
+  protected cache<T>(key: string, result: Result<T>): Result<T> {
+    this.#cache.set(key, result);
     return result;
   }
 
@@ -233,45 +238,55 @@ abstract class SipMessageBase {
     this.#cache.delete(key);
   }
 
+  #parseContacts(): Result<ContactList> {
+    const values = this.getHeaders('contact');
+    if (values.includes('*')) {
+      return values.length === 1 ? ok('*' as const) : fail('bad-contact', "Contact '*' mixed with addresses");
+    }
+    return parseAddressList(values, 'bad-contact', 'Contact');
+  }
+
   #vias(): Result<Via[]> {
-    return this.cached('via', () => {
-      const values = this.getHeaders('via');
-      if (values.length === 0) return fail('missing-header', 'missing mandatory header Via');
-      const vias: Via[] = [];
-      for (const value of values) {
-        const via = parseVia(value);
-        if (!via.ok) return via;
-        vias.push(via.value);
-      }
-      return ok(vias);
-    });
+    return this.cached<Via[]>('via') ?? this.cache('via', this.#parseVias());
+  }
+
+  #parseVias(): Result<Via[]> {
+    const values = this.getHeaders('via');
+    if (values.length === 0) return fail('missing-header', 'missing mandatory header Via');
+    const vias: Via[] = [];
+    for (const value of values) {
+      const via = parseVia(value);
+      if (!via.ok) return via;
+      vias.push(via.value);
+    }
+    return ok(vias);
   }
 
   #nameAddr(key: 'from' | 'to'): Result<NameAddr> {
-    return this.#single(key, (value) => {
-      const addr = parseNameAddr(value);
-      return addr.ok
-        ? addr
-        : wrapError(key === 'from' ? 'bad-from' : 'bad-to', canonicalHeaderName(key), addr.error);
-    });
+    return this.#single(key, key === 'from' ? parseFrom : parseTo);
   }
 
   #maxForwards(): Result<number | undefined> {
-    return this.cached('max-forwards', () => {
-      const line = this.#atMostOnce('max-forwards');
-      if (!line.ok) return line;
-      return line.value === undefined ? ok(undefined) : parseMaxForwards(line.value.value);
-    });
+    return (
+      this.cached<number | undefined>('max-forwards') ?? this.cache('max-forwards', this.#parseMaxForwards())
+    );
+  }
+
+  #parseMaxForwards(): Result<number | undefined> {
+    const line = this.#atMostOnce('max-forwards');
+    if (!line.ok) return line;
+    return line.value === undefined ? ok(undefined) : parseMaxForwards(line.value.value);
   }
 
   /** A header that must occur exactly once, parsed. */
   #single<T>(key: string, parse: (value: string) => Result<T>): Result<T> {
-    return this.cached(key, () => {
-      const line = this.#atMostOnce(key);
-      if (!line.ok) return line;
-      if (!line.value) return fail('missing-header', `missing mandatory header ${canonicalHeaderName(key)}`);
-      return parse(line.value.value);
-    });
+    const hit = this.cached<T>(key);
+    if (hit) return hit;
+    const line = this.#atMostOnce(key);
+    if (!line.ok) return this.cache(key, line);
+    if (!line.value)
+      return this.cache(key, fail('missing-header', `missing mandatory header ${canonicalHeaderName(key)}`));
+    return this.cache(key, parse(line.value.value));
   }
 
   #atMostOnce(key: string): Result<HeaderLine | undefined> {
@@ -283,6 +298,14 @@ abstract class SipMessageBase {
     }
     return ok(found);
   }
+}
+
+const parseFrom = (value: string) => parseAddressHeader(value, 'bad-from', 'From');
+const parseTo = (value: string) => parseAddressHeader(value, 'bad-to', 'To');
+
+function parseAddressHeader(value: string, code: ParseErrorCode, header: string): Result<NameAddr> {
+  const addr = parseNameAddr(value);
+  return addr.ok ? addr : wrapError(code, header, addr.error);
 }
 
 function unwrap<T>(result: Result<T>): T {
@@ -350,10 +373,10 @@ export class SipRequest extends SipMessageBase {
   }
 
   #requestUri(): Result<Uri> {
-    return this.cached(REQUEST_URI_KEY, () => {
-      const uri = parseUri(this.#uri);
-      return uri.ok ? uri : wrapError('bad-uri', 'Request-URI', uri.error);
-    });
+    const hit = this.cached<Uri>(REQUEST_URI_KEY);
+    if (hit) return hit;
+    const uri = parseUri(this.#uri);
+    return this.cache(REQUEST_URI_KEY, uri.ok ? uri : wrapError('bad-uri', 'Request-URI', uri.error));
   }
 }
 
@@ -405,4 +428,42 @@ export function serializeMessage(msg: SipMessage): Buffer {
   out.write(head, 0, encoding);
   msg.body.copy(out, headLength);
   return out;
+}
+
+/**
+ * A request as a proxy sends it on (RFC 3261 §16.6), serialized without touching `req`: `via` on
+ * top of the Vias, `recordRoutes` on top of the Record-Routes (at the very top when there are none),
+ * Max-Forwards decremented (70 when the sender had none; the line stays where it was, or is
+ * appended). One pass over the lines: editing the request and undoing it afterwards would splice
+ * the line array six times and drop its parsed Vias.
+ */
+export function serializeForwarded(req: SipRequest, via: string, recordRoutes: readonly string[]): Buffer {
+  const lines = req.headerFields() as readonly HeaderLine[];
+  const viaLine = headerLine('Via', via);
+  const routeLines = recordRoutes.map((value) => headerLine('Record-Route', value));
+  const maxForwardsLine = headerLine('Max-Forwards', String(Math.max(0, (req.maxForwards() ?? 71) - 1)));
+  const out: HeaderLine[] = [];
+  let viaPlaced = !lines.some((h) => h.key === 'via');
+  let routesPlaced = !lines.some((h) => h.key === 'record-route');
+  if (viaPlaced) out.push(viaLine);
+  if (routesPlaced) out.push(...routeLines);
+  let maxForwardsPlaced = false;
+  for (const line of lines) {
+    if (line.key === 'via' && !viaPlaced) {
+      out.push(viaLine);
+      viaPlaced = true;
+    } else if (line.key === 'record-route' && !routesPlaced) {
+      out.push(...routeLines);
+      routesPlaced = true;
+    } else if (line.key === 'max-forwards') {
+      if (!maxForwardsPlaced) out.push(maxForwardsLine);
+      maxForwardsPlaced = true;
+      continue;
+    }
+    out.push(line);
+  }
+  if (!maxForwardsPlaced) out.push(maxForwardsLine);
+  const forwarded = new SipRequest(req.method, req.uri, out, req.body, req.version);
+  forwarded.rawEncoding = req.rawEncoding;
+  return serializeMessage(forwarded);
 }

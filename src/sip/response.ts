@@ -1,8 +1,8 @@
 // Building responses to requests (RFC 3261 §8.2.6), including answers to requests that failed to parse.
-import { randomBytes } from 'node:crypto';
 import type { SipParseError } from './errors.js';
 import { headerLine, SipResponse, type HeaderLine, type SipRequest } from './message.js';
 import { parseNameAddr } from './name-addr.js';
+import { randomToken } from './random.js';
 import type { ReplyableRequest } from './parser.js';
 
 const REASON_PHRASES: Readonly<Record<number, string>> = {
@@ -97,7 +97,7 @@ export function defaultReasonPhrase(status: number): string {
 
 /** A fresh To tag (RFC 3261 §19.3: at least 32 bits of randomness). */
 export function generateTag(): string {
-  return randomBytes(8).toString('hex');
+  return randomToken(8, 'hex');
 }
 
 /**
@@ -117,7 +117,7 @@ export function createResponse(
   const copied = 'isRequest' in req ? copiedLines(req, status) : replyableLines(req);
   const lines: HeaderLine[] = [];
   for (const line of copied) {
-    if (line.key === 'to' && status > 100 && !hasTag(line.value)) {
+    if (line.key === 'to' && status > 100 && !hasTag(req, line.value)) {
       lines.push(headerLine(line.name, `${line.value};tag=${toTag ?? generateTag()}`));
     } else {
       lines.push(line);
@@ -171,7 +171,15 @@ function replyableLines(req: ReplyableRequest): HeaderLine[] {
   ];
 }
 
-function hasTag(to: string): boolean {
+function hasTag(req: SipRequest | ReplyableRequest, to: string): boolean {
+  // A parsed request has its To parsed already (validation did it); else parse the raw value.
+  if ('isRequest' in req) {
+    try {
+      return req.to().tag !== undefined;
+    } catch {
+      // Not one well-formed To (a request built or changed by code): judge the copied line.
+    }
+  }
   const addr = parseNameAddr(to);
   return addr.ok && addr.value.tag !== undefined;
 }

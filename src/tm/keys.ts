@@ -2,8 +2,7 @@
 // sent-by plus the method, ACK counting as INVITE; for RFC 2543 peers (no magic cookie) the
 // Request-URI, From tag, Call-ID, CSeq number and top Via instead, the To tag checked apart.
 // Client side (§17.1.3): our branch plus the CSeq method, as CANCEL shares its INVITE's branch.
-import { randomBytes } from 'node:crypto';
-import { BRANCH_MAGIC_COOKIE, type SipRequest, type SipResponse } from '../sip/index.js';
+import { BRANCH_MAGIC_COOKIE, randomToken, type SipRequest, type SipResponse } from '../sip/index.js';
 
 /** Prefix of every branch sipsd creates; the stateless core recognises its Vias by it. */
 export const SIPSD_BRANCH_PREFIX = `${BRANCH_MAGIC_COOKIE}-sipsd-`;
@@ -46,5 +45,5 @@ export function clientKey(branch: string, method: string): string {
 
 /** A new branch, unique per client transaction (RFC 3261 §8.1.1.7, §16.6 step 8). */
 export function newBranch(): string {
-  return SIPSD_BRANCH_PREFIX + randomBytes(12).toString('base64url');
+  return SIPSD_BRANCH_PREFIX + randomToken(12, 'base64url');
 }

@@ -268,7 +268,10 @@ export class Relay implements ServerOwner {
     };
     const ack = method === 'INVITE' ? (res: SipResponse) => buildAck(sent, res) : undefined;
     branch.tx = this.host.client(branch.id, method, data, target, owner, ack);
-    this.host.log.debug({ branch: branch.id, destination: branch.destination, method }, 'relaying');
+    // Once per relayed request: build the fields only when debug logging is on.
+    if (this.host.log.isLevelEnabled('debug')) {
+      this.host.log.debug({ branch: branch.id, destination: branch.destination, method }, 'relaying');
+    }
     return branch.tx.start();
   }
 

@@ -2,7 +2,13 @@
 // Max-Forwards decremented), and the two it builds for that branch alone: the ACK of a non-2xx
 // final response (§17.1.1.3) and the CANCEL (§9.1). Both copy what the relayed request carried,
 // so they are kept as text at send time.
-import { headerLine, serializeMessage, SipRequest, type SipResponse } from '../sip/index.js';
+import {
+  headerLine,
+  serializeForwarded,
+  serializeMessage,
+  SipRequest,
+  type SipResponse,
+} from '../sip/index.js';
 
 /** What an ACK or CANCEL of a branch repeats from the request sent on it. */
 export interface SentRequest {
@@ -19,36 +25,25 @@ export interface SentRequest {
 /**
  * Serializes `req` as it leaves on one branch: `via` on top, Max-Forwards decremented (70 when the
  * sender had none, §16.6 step 3), and `recordRoutes` on top of any Record-Route (§16.6 step 4).
- * The message object is left as the script sees it, so the next branch starts from the same request.
+ * The request itself is left as the script sees it, so the next branch starts from the same request.
  */
 export function serializeForBranch(
   req: SipRequest,
   via: string,
   recordRoutes: readonly string[] = [],
 ): { data: Buffer; sent: SentRequest } {
-  const maxForwards = req.getHeader('Max-Forwards');
-  req.setHeader('Max-Forwards', String(Math.max(0, (req.maxForwards() ?? 71) - 1)));
-  for (const value of [...recordRoutes].reverse()) req.addHeader('Record-Route', value, { first: true });
-  req.addHeader('Via', via, { first: true });
-  try {
-    return {
-      data: serializeMessage(req),
-      sent: {
-        uri: req.uri,
-        via,
-        from: req.getHeader('From') ?? '',
-        to: req.getHeader('To') ?? '',
-        callId: req.callId,
-        cseq: req.cseq().seq,
-        routes: req.getHeaders('Route'),
-      },
-    };
-  } finally {
-    req.removeFirstHeaderValue('Via');
-    for (let i = 0; i < recordRoutes.length; i++) req.removeFirstHeaderValue('Record-Route');
-    if (maxForwards === undefined) req.removeHeader('Max-Forwards');
-    else req.setHeader('Max-Forwards', maxForwards);
-  }
+  return {
+    data: serializeForwarded(req, via, recordRoutes),
+    sent: {
+      uri: req.uri,
+      via,
+      from: req.getHeader('From') ?? '',
+      to: req.getHeader('To') ?? '',
+      callId: req.callId,
+      cseq: req.cseq().seq,
+      routes: req.getHeaders('Route'),
+    },
+  };
 }
 
 /** §17.1.1.3: the ACK of a non-2xx final response, with the response's To (and so its tag). */

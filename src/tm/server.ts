@@ -28,8 +28,7 @@ export interface ServerOwner {
 export class ServerTransaction {
   state: ServerState;
   readonly invite: boolean;
-  /** The To tag of the responses generated here, the same for all of them. */
-  readonly toTag = generateTag();
+  #toTag: string | undefined;
   /** The relay answering this request, once there is one: a CANCEL acts on it. */
   owner: ServerOwner | undefined;
   private last: SipResponse | undefined;
@@ -48,6 +47,11 @@ export class ServerTransaction {
     this.invite = request.method === 'INVITE';
     this.state = this.invite ? 'proceeding' : 'trying';
     this.retransmitInterval = times.t1;
+  }
+
+  /** The To tag of the responses generated here, the same for all of them; drawn on first use. */
+  get toTag(): string {
+    return (this.#toTag ??= generateTag());
   }
 
   /** Over UDP responses are retransmitted and the wait states last; over TCP/TLS they do not. */

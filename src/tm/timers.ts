@@ -1,31 +1,34 @@
 // The named one-shot timers of one transaction or branch. Timers never keep the process alive on
 // their own (the sockets do), and clearing a transaction's set stops all of them at once.
 export class TimerSet<Name extends string> {
-  private readonly handles = new Map<Name, NodeJS.Timeout>();
+  /** Created with the first timer: many sets (reliable transports, quick answers) never arm one. */
+  private handles: Map<Name, NodeJS.Timeout> | undefined;
 
   /** Arms `name` (replacing it if armed); a zero delay still runs after the current event. */
   set(name: Name, ms: number, fire: () => void): void {
     this.cancel(name);
+    const handles = (this.handles ??= new Map());
     const handle = setTimeout(() => {
-      this.handles.delete(name);
+      handles.delete(name);
       fire();
     }, ms);
     handle.unref();
-    this.handles.set(name, handle);
+    handles.set(name, handle);
   }
 
   has(name: Name): boolean {
-    return this.handles.has(name);
+    return this.handles?.has(name) ?? false;
   }
 
   cancel(name: Name): void {
-    const handle = this.handles.get(name);
+    const handle = this.handles?.get(name);
     if (handle === undefined) return;
     clearTimeout(handle);
-    this.handles.delete(name);
+    this.handles?.delete(name);
   }
 
   clear(): void {
+    if (!this.handles) return;
     for (const handle of this.handles.values()) clearTimeout(handle);
     this.handles.clear();
   }
