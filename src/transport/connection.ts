@@ -75,6 +75,8 @@ export class StreamConnection implements ConnectionView {
   /** The kernel took nothing of our writes between two looks: the peer is not reading. */
   private stalled = false;
   private stallProbe: NodeJS.Timeout | undefined;
+  /** Writes of this turn are being gathered (see write()). */
+  private corked = false;
   private messageTimer: NodeJS.Timeout | undefined;
   private sendTimer: NodeJS.Timeout | undefined;
 
@@ -249,6 +251,16 @@ export class StreamConnection implements ConnectionView {
   }
 
   private write(w: PendingWrite): void {
+    // Messages written in one turn of the event loop (replies to a batch of requests read together)
+    // leave as one write: one TLS record and one system call instead of one per message.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(w.data, (err) => (err ? w.reject(err) : w.resolve()));
     if (this.socket.writableNeedDrain) this.probeStall();
     this.watchProgress();
