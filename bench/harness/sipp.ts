@@ -87,6 +87,8 @@ export interface UacResult {
   cpuSeconds: number;
   /** INVITE→200 per call in ms (when `latency` was asked for). */
   latenciesMs: number[];
+  /** The first distinct errors SIPp logged (its -trace_err file), to say why calls failed. */
+  errors: string[];
 }
 
 export const failureRatio = (r: UacResult) => r.failed / r.calls;
@@ -108,10 +110,12 @@ export async function runUac(load: UacLoad): Promise<UacResult> {
       const args = [
         `127.0.0.1:${load.port}`,
         ...['-sf', join(SCENARIO_DIR, load.scenario), '-t', 't1', '-i', '127.0.0.1', '-nostdin'],
+        // Each its own main socket: processes started together would all try 5060.
+        ...['-p', String(await freePort())],
         ...['-key', 'proxy', load.proxy],
         ...['-r', rate.toFixed(3), '-rp', '1000', '-l', String(outstanding), '-m', String(perProcess)],
         ...['-recv_timeout', String(RECV_TIMEOUT_MS), '-timeout', `${sippTimeoutS}s`],
-        ...['-trace_stat', '-stf', 'stats.csv'],
+        ...['-trace_stat', '-stf', 'stats.csv', '-trace_err', '-error_file', 'errors.log'],
         ...(load.latency ? ['-trace_logs', '-log_file', 'latency.log'] : []),
       ];
       // The shell's `times` after SIPp ends gives SIPp's exact CPU time (the load generator's share).
@@ -126,8 +130,10 @@ export async function runUac(load: UacLoad): Promise<UacResult> {
       const stats = join(dir, 'stats.csv');
       if (!existsSync(stats)) throw new Error(`SIPp ${load.scenario} failed (exit ${r.code}):\n${r.stderr}`);
       const latency = join(dir, 'latency.log');
+      const errorLog = join(dir, 'errors.log');
       return {
         ...parseStats(readFileSync(stats, 'utf8'), perProcess),
+        errors: existsSync(errorLog) ? firstErrors(readFileSync(errorLog, 'utf8')) : [],
         cpuSeconds: parseTimes(readFileSync(join(dir, 'cpu.txt'), 'utf8')),
         latenciesMs: existsSync(latency)
           ? readFileSync(latency, 'utf8')
@@ -149,11 +155,23 @@ export async function runUac(load: UacLoad): Promise<UacResult> {
     seconds: Math.max(...results.map((r) => r.seconds)),
     cpuSeconds: sum((r) => r.cpuSeconds),
     latenciesMs: results.flatMap((r) => r.latenciesMs),
+    errors: [...new Set(results.flatMap((r) => r.errors))].slice(0, MAX_ERRORS),
   };
 }
 
+const MAX_ERRORS = 3;
+
+/** SIPp's error lines without their timestamps, distinct, the first few. */
+function firstErrors(log: string): string[] {
+  const lines = log
+    .split('\n')
+    .map((l) => l.replace(/^[\d.\-: ]+\t?/, '').trim())
+    .filter(Boolean);
+  return [...new Set(lines)].slice(0, MAX_ERRORS);
+}
+
 /** The final line of SIPp's -trace_stat CSV (semicolon-separated, a header line first). */
-function parseStats(csv: string, calls: number): Omit<UacResult, 'cpuSeconds' | 'latenciesMs'> {
+function parseStats(csv: string, calls: number): Omit<UacResult, 'cpuSeconds' | 'latenciesMs' | 'errors'> {
   const lines = csv.trim().split('\n');
   const header = lines[0]!.split(';');
   const last = lines[lines.length - 1]!.split(';');

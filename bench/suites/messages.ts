@@ -46,6 +46,7 @@ export const suite: Suite = {
       const notes: string[] = [];
       for (const kind of KINDS) {
         const failures = byServer<number>();
+        const sippErrors = byServer<string>();
         const uses = byServer<CpuUse>();
         const unthrottled = {
           scenario: kind.scenario,
@@ -59,6 +60,7 @@ export const suite: Suite = {
         const highest = await alternate(ctx.rounds, async (name) => {
           const m = await measuredRun(pair.server[name], targets[name], unthrottled);
           failures[name].push(100 * failureRatio(m.uac));
+          sippErrors[name].push(...m.uac.errors);
           uses[name].push(m.use);
           return successRate(m.uac);
         });
@@ -74,6 +76,7 @@ export const suite: Suite = {
             processes: CLIENTS,
           });
           fixedFailures[name].push(m.uac.failed);
+          sippErrors[name].push(...m.uac.errors);
           return (1e6 * m.serverCpuSeconds) / m.uac.successful; // ms per 1,000
         });
 
@@ -91,6 +94,8 @@ export const suite: Suite = {
           const lost = fixedFailures[name].reduce((a, b) => a + b, 0);
           if (lost > 0)
             notes.push(`${kind.label}, ${name}: ${lost} messages failed at ${formatNumber(rate)}/s.`);
+          const why = [...new Set(sippErrors[name])].slice(0, 3);
+          if (why.length > 0) notes.push(`${kind.label}, ${name}: SIPp reported: ${why.join(' / ')}`);
           if (failed[name].max >= 0.1) {
             notes.push(
               `${kind.label}, ${name}: ≥0.1% failed unthrottled, short of the <0.1% bar for its highest rate.`,
