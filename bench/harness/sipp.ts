@@ -37,8 +37,14 @@ export async function startUas(scenario: string, port: number): Promise<Uas> {
   child.stderr.on('data', (d: Buffer) => (log = (log + d.toString('latin1')).slice(-10_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let running = true;
-  void exited.then(() => (running = false));
+  let stopping = false;
+  void exited.then(() => {
+    running = false;
+    // Every later call would fail: say why instead of leaving only failure counts.
+    if (!stopping) process.stderr.write(`SIPp UAS on port ${port} exited unexpectedly:\n${log}\n`);
+  });
   const stop = async () => {
+    stopping = true;
     // Nothing to keep from the UAS: the UAC side counts the calls.
     if (running) child.kill('SIGKILL');
     await exited;
