@@ -52,7 +52,6 @@ ensurePrograms([...new Set(selected.flatMap((s) => s.programs))]);
 const machine = describeMachine();
 console.error(machine.join('\n'));
 const pki = await createBenchPki();
-const sections = new Map<string, string>();
 const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 try {
   for (const suite of selected) {
@@ -67,20 +66,19 @@ try {
     const text = tables.map(renderTable).join('\n');
     console.log(`\n${text}`);
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-    sections.set(
-      suite.name,
+    const section =
       `## ${suite.name}\n\nMeasured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${minutes} min ` +
-        `by \`${command}\`.\n\n${machine.map((l) => `- ${l}`).join('\n')}\n\n${text}`,
-    );
+      `by \`${command}\`.\n\n${machine.map((l) => `- ${l}`).join('\n')}\n\n${text}`;
+    // Written as each suite ends, so a run stopped halfway keeps what it measured.
+    if (!values.quick && !values['no-write']) {
+      updateResults(
+        join(BENCH_DIR, 'RESULTS.md'),
+        new Map([[suite.name, section]]),
+        SUITES.map((s) => s.name),
+      );
+      console.error(`${suite.name}: results written to bench/RESULTS.md`);
+    }
   }
 } finally {
   pki.remove();
-}
-if (!values.quick && !values['no-write']) {
-  updateResults(
-    join(BENCH_DIR, 'RESULTS.md'),
-    sections,
-    SUITES.map((s) => s.name),
-  );
-  console.error('results written to bench/RESULTS.md');
 }
