@@ -36,5 +36,7 @@ export function formatSummary(s: Summary): string {
 /** sipsd's median over the peer's, as `0.83×`. */
 export function formatRatio(ours: Summary, peer: Summary): string {
   const r = ours.median / peer.median;
-  return Number.isFinite(r) ? `${r.toFixed(2)}×` : 'n/a';
+  if (!Number.isFinite(r)) return 'n/a';
+  // Two significant digits for small ratios: a reload 230 times faster is not "0.00×".
+  return `${r < 0.1 ? r.toPrecision(2) : r.toFixed(2)}×`;
 }

@@ -16,6 +16,7 @@ describe('bench harness', () => {
     assert.equal(formatSummary(summarize([0.5, 0.75, 0.6])), '0.600 (0.500–0.750)');
     assert.equal(formatSummary(summarize([12_345])), '12,345');
     assert.equal(formatRatio(summarize([1]), summarize([2])), '0.50×');
+    assert.equal(formatRatio(summarize([0.116]), summarize([27])), '0.0043×');
     assert.equal(formatSummary(summarize([])), 'n/a');
   });
 
