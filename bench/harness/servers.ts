@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../test/helpers/kamailio.js';
+import { accepts, freePort } from '../../test/helpers/kamailio.js';
 import type { BenchPki } from './pki.js';
 import { processTree } from './proc.js';
 
@@ -203,18 +203,6 @@ class ChildServer implements BenchServer {
       }
     }
   }
-}
-
-async function accepts(port: number): Promise<boolean> {
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 const allPorts = (p: BenchPorts) => [...Object.values(p.tls), p.tcp];

@@ -107,7 +107,8 @@ ${o.route}
   }
 }
 
-function accepts(port: number): Promise<boolean> {
+/** Whether a TCP connection to 127.0.0.1:port is accepted now. */
+export function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
     s.once('connect', () => {
