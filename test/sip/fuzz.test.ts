@@ -7,18 +7,7 @@ import { serializeMessage, type SipMessage } from '../../src/sip/message.js';
 import { StreamFramer } from '../../src/sip/framing.js';
 import { DEFAULT_SIP_LIMITS } from '../../src/sip/limits.js';
 import { INVITE, OK_200, OPTIONS, REGISTER } from './fixtures.js';
-
-/** mulberry32: a small seeded PRNG, so that any failure is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
 
 const SEEDS = [INVITE, OK_200, OPTIONS, REGISTER].map((m) => Buffer.from(m));
 /** Bytes that matter to SIP syntax, favoured by the mutations. */
