@@ -384,7 +384,7 @@ test('a DNS server port that is closed: an unreachable failure', async () => {
     failure?.message,
     `A closed.test: DNS server 127.0.0.1:${closedPort} unreachable (ECONNREFUSED)`,
   );
-  assert.ok(Date.now() - started < 1000);
+  assert.ok(Date.now() - started < 2500);
 });
 
 test('close() abandons queries in progress', async () => {
@@ -398,7 +398,7 @@ test('close() abandons queries in progress', async () => {
   assert.deepEqual(targets, []);
   assert.equal(failure?.kind, 'unreachable');
   assert.equal(failure?.code, 'ECANCELLED');
-  assert.ok(Date.now() - started < 1000);
+  assert.ok(Date.now() - started < 2500);
 });
 
 test('input that cannot be resolved is an error value, not an exception', async () => {

@@ -156,7 +156,8 @@ describe('INVITE over UDP without any answer', () => {
     uac.send(invite.text(), proxy.udp);
     const timeout = await uac.next(isStatus(408));
     const elapsed = timeout.at - started;
-    assert.ok(elapsed >= 650 && elapsed < 1200, `408 after fr_timeout (700 ms): ${elapsed}`);
+    // Below timer B (64×T1 = 2560 ms), with room for a loaded CI machine.
+    assert.ok(elapsed >= 650 && elapsed < 2000, `408 after fr_timeout (700 ms): ${elapsed}`);
     assert.equal(timeout.msg.vias().length, 1);
     assert.ok(timeout.msg.to().tag, 'a final response has a To tag');
 
