@@ -61,6 +61,27 @@ test('YAML syntax errors carry the line', () => {
   if (!r.ok) assert.ok(r.problems.some((p) => p.line !== undefined && p.message.startsWith('YAML syntax')));
 });
 
+test('a key given twice is a problem on its second line', () => {
+  const r = validateConfigText('tls_port: 5061\nconnection_timeout: 30\ntls_port: 5062\n', 'd.yaml');
+  assert.equal(r.ok, false);
+  if (!r.ok) {
+    assert.equal(r.problems.length, 1);
+    assert.equal(r.problems[0]!.line, 3);
+    assert.match(r.problems[0]!.message, /^YAML syntax: .*unique/);
+  }
+});
+
+test('YAML 1.2 core schema: on/off and dates stay text, numbers are numbers', () => {
+  // A YAML 1.1 reader would turn `off` into false and a date into a Date: both would break fields.
+  const r = validateConfigText(
+    'tls_domains:\n  - name: 2026-01-01\n    type: server\n    verify_client: off\ntls_port: 0x13c5\n',
+    'c.yaml',
+  );
+  assert.ok(r.ok, r.ok ? '' : r.problems.map(formatProblem).join('\n'));
+  assert.equal(r.config.tls_domains[0]!.name, '2026-01-01');
+  assert.equal(r.config.tls_port, 5061);
+});
+
 test('relative paths are resolved against the config file folder', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-config-'));
   try {
