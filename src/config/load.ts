@@ -189,11 +189,7 @@ function tlsPortAlias(config: SipsdConfig, raw: unknown): string | undefined {
 }
 
 /** Rules that span several keys. */
-function checkSemantics(
-  config: SipsdConfig,
-  file: string,
-  lineOf: LineOf,
-): ConfigProblem[] {
+function checkSemantics(config: SipsdConfig, file: string, lineOf: LineOf): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const seen = new Map<string, number>();
   config.tls_domains.forEach((d, i) => {
