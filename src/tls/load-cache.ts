@@ -2,7 +2,7 @@
 // their files (one CA list, a wildcard certificate): each distinct file is read once, each distinct
 // PEM parsed once, and a check whose result depends only on its inputs runs once and is replayed,
 // with its notices and its error, into every domain that asks for it.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { TlsDomainError, type DomainReporter } from './domain-error.js';
 
@@ -12,10 +12,11 @@ const READ_CONCURRENCY = 32;
 /** SHA-256 of PEM material, computed once per buffer. */
 const digests = new WeakMap<Buffer, string>();
 
+// One-shot hash(): a Hash object per PEM was a third of reading 100,000 SQL rows.
 export function digestOf(data: Buffer | string): string {
-  if (typeof data === 'string') return createHash('sha256').update(data).digest('base64');
+  if (typeof data === 'string') return hash('sha256', data, 'base64');
   let digest = digests.get(data);
-  if (digest === undefined) digests.set(data, (digest = createHash('sha256').update(data).digest('base64')));
+  if (digest === undefined) digests.set(data, (digest = hash('sha256', data, 'base64')));
   return digest;
 }
 

@@ -4,7 +4,7 @@
 // wrote fails the load, a broken database row is skipped. OpenSSL contexts, the costly part, are
 // built on first use, one for all the domains whose material and settings are the same, and a
 // reload keeps the built contexts and domains whose files and settings did not change.
-import { createHash, type X509Certificate } from 'node:crypto';
+import { hash, type X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Endpoint } from '../transport/types.js';
@@ -21,7 +21,7 @@ import {
 } from './context.js';
 import { normalizeDomain, type TlsDomain } from './domain.js';
 import { DomainIndex } from './domain-index.js';
-import { LoadCache, type ParsedMaterial } from './load-cache.js';
+import { digestOf, LoadCache, type ParsedMaterial } from './load-cache.js';
 import type { ClientChoice, ClientHints, ServerChoice, TlsProvider } from './provider.js';
 
 /** TLS alert 112 (RFC 6066): the server has no certificate for the name the client asked for. */
@@ -59,18 +59,15 @@ const PEM_FIELDS = ['certificate', 'privateKey', 'caList', 'crl', 'dhParams'] as
 /** Identity of a domain's settings and material: an equal fingerprint may keep the built domain. */
 function fingerprint(p: PreparedDomain): string {
   const d = p.domain;
-  const h = createHash('sha256');
-  // Inline PEMs are hashed as bytes; the rest as JSON (without the notices builds append to).
+  // Inline PEMs enter by their digests (made once per buffer by the load); the rest as JSON,
+  // without the notices builds append to.
   const settings: Record<string, unknown> = { ...d, source: undefined, warnings: undefined };
   for (const field of PEM_FIELDS) {
     const ref = d[field];
-    if (ref && 'pem' in ref) {
-      h.update(ref.pem);
-      settings[field] = 'inline';
-    }
+    if (ref && 'pem' in ref) settings[field] = digestOf(ref.pem);
   }
   // File contents enter through the material key.
-  return h.update(JSON.stringify(settings)).update(p.materialKey).digest('base64');
+  return hash('sha256', `${JSON.stringify(settings)}\n${p.materialKey}`, 'base64');
 }
 
 /** One OpenSSL context for every domain with the same context key, built once, on first use. */
