@@ -9,8 +9,14 @@
 //     a client keeps handshaking: the reload's duration and how the traffic fared.
 // All domains share one certificate/key pair (a wildcard for the names), from a CA of our own so
 // that a handshake served by the listener's fallback domain (another certificate) is caught.
+// sipsd is measured a second way, the hosting one: the same domains as rows of an SQLite tls_mgm
+// table (db_url), filled before the server starts. Kamailio has no SQL source for TLS profiles.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultDbConfig } from '../../src/db/config.js';
+import { openDb } from '../../src/db/db.js';
+import { TlsMgmTable } from '../../src/db/tls-mgm.js';
 import { freePort } from '../../test/helpers/kamailio.js';
 import { TestCa } from '../../test/helpers/domains.js';
 import { runHandshakes, type HandshakeResult } from '../harness/handshake-client.js';
@@ -18,7 +24,6 @@ import { serverCpuDuring, pssBytes } from '../harness/proc.js';
 import type { ResultTable } from '../harness/report.js';
 import {
   allocatePorts,
-  SERVER_NAMES,
   startServer,
   type BenchPorts,
   type BenchServer,
@@ -118,7 +123,53 @@ async function reload(name: ServerName, server: BenchServer, ports: BenchPorts):
 
 const failedRate: Rate = { perSecond: NaN, cpuMsPerHandshake: NaN, wrong: 0, failed: 0 };
 
-async function measure(ctx: SuiteContext, name: ServerName, t: Target, s: Settings): Promise<Sample> {
+/**
+ * The target's domains as tls_mgm rows of a new SQLite file in `dir`, for the ECDSA listener of
+ * each measurement's ports (see listenerOf); returns its db_url.
+ */
+async function fillTlsMgm(dir: string, t: Target): Promise<string> {
+  const url = `sqlite://${join(dir, `domains-${t.names.length}.db`)}`;
+  const table = new TlsMgmTable(openDb(url, { baseDir: dir, create: true }), defaultDbConfig(url));
+  await table.init();
+  const cert = readFileSync(t.cert);
+  const key = readFileSync(t.key);
+  // One transaction: the single connection of a Db makes BEGIN/COMMIT span the inserts.
+  await table.db.exec('BEGIN');
+  for (const [i, name] of t.names.entries()) {
+    await table.insert({
+      domain: `sni${i}`,
+      type: 2,
+      match_ip_address: '127.0.0.1:1',
+      match_sip_domain: name,
+      certificate: cert,
+      private_key: key,
+    });
+  }
+  await table.db.exec('COMMIT');
+  await table.db.close();
+  return url;
+}
+
+/** Points the rows of `url` at this measurement's ECDSA listener (ports change per server). */
+async function listenerOf(url: string, dir: string, ports: BenchPorts): Promise<string> {
+  const db = openDb(url, { baseDir: dir });
+  try {
+    await db.exec('UPDATE tls_mgm SET match_ip_address = ?', [`127.0.0.1:${ports.tls.ecdsa}`]);
+  } finally {
+    await db.close();
+  }
+  return url;
+}
+
+/** How a server is measured: sipsd with its domains in the YAML or in SQL, or Kamailio. */
+interface Variant {
+  name: ServerName;
+  /** sipsd only: the domains come from this database instead of the YAML. */
+  db?: (ports: BenchPorts) => Promise<string>;
+}
+
+async function measure(ctx: SuiteContext, v: Variant, t: Target, s: Settings): Promise<Sample> {
+  const { name } = v;
   const sample: Sample = {
     startupSeconds: NaN,
     pssMb: NaN,
@@ -128,6 +179,7 @@ async function measure(ctx: SuiteContext, name: ServerName, t: Target, s: Settin
     problems: [],
   };
   const ports = await allocatePorts();
+  const dbUrl = await v.db?.(ports);
   const started = performance.now();
   let server: BenchServer;
   try {
@@ -137,6 +189,7 @@ async function measure(ctx: SuiteContext, name: ServerName, t: Target, s: Settin
       uasPort: await freePort(),
       kamailioWorkers: 2,
       sniDomains: { names: t.names, cert: t.cert, key: t.key },
+      ...(dbUrl ? { dbUrl } : {}),
     });
   } catch (err) {
     sample.problems.push(
@@ -213,6 +266,9 @@ function trafficCell(samples: Sample[]): string {
   return `${sum((r) => r.ok)} ok, ${sum((r) => r.failed)} failed${wrong ? `, ${wrong} wrong cert` : ''}; slowest ${formatNumber(Math.max(...runs.map((r) => r.maxLatencyMs)))} ms`;
 }
 
+const sampleLine = (s: Sample) =>
+  `startup ${formatNumber(s.startupSeconds)} s, PSS ${formatNumber(s.pssMb)} MB, ${formatNumber(s.one.perSecond)}/${formatNumber(s.spread.perSecond)} handshakes/s, reload ${formatNumber(s.reloadSeconds)} s${s.problems.length ? `; ${s.problems.join('; ')}` : ''}`;
+
 const METRICS: Array<[string, (s: Sample) => number]> = [
   ['startup until an SNI handshake (s)', (s) => s.startupSeconds],
   ['PSS after load (MB)', (s) => s.pssMb],
@@ -246,13 +302,20 @@ export const suite: Suite = {
         };
         const samples: Record<ServerName, Sample[]> = { sipsd: [], kamailio: [] };
         await alternate(ctx.rounds, async (name) => {
-          const s = await measure(ctx, name, target, settings);
+          const s = await measure(ctx, { name }, target, settings);
           samples[name].push(s);
-          ctx.progress(
-            `  ${name}: startup ${formatNumber(s.startupSeconds)} s, PSS ${formatNumber(s.pssMb)} MB, ${formatNumber(s.one.perSecond)}/${formatNumber(s.spread.perSecond)} handshakes/s, reload ${formatNumber(s.reloadSeconds)} s${s.problems.length ? `; ${s.problems.join('; ')}` : ''}`,
-          );
+          ctx.progress(`  ${name}: ${sampleLine(s)}`);
           return s.startupSeconds;
         });
+        ctx.progress(`  sipsd, SQL: filling tls_mgm with ${formatNumber(count)} rows`);
+        const url = await fillTlsMgm(ca.dir, target);
+        const sql: Sample[] = [];
+        for (let round = 0; round < ctx.rounds; round++) {
+          const db = (ports: BenchPorts) => listenerOf(url, ca.dir, ports);
+          const s = await measure(ctx, { name: 'sipsd', db }, target, settings);
+          sql.push(s);
+          ctx.progress(`  sipsd, SQL: ${sampleLine(s)}`);
+        }
         for (const [metric, value] of METRICS) {
           const sums = {
             sipsd: summary(samples.sipsd.map(value)),
@@ -261,19 +324,28 @@ export const suite: Suite = {
           rows.push([
             formatNumber(count),
             metric,
-            ...SERVER_NAMES.map((n) => formatSummary(sums[n])),
+            formatSummary(sums.sipsd),
+            formatSummary(summary(sql.map(value))),
+            formatSummary(sums.kamailio),
             formatRatio(sums.sipsd, sums.kamailio),
           ]);
         }
         rows.push([
           formatNumber(count),
           'handshakes during reload',
-          ...SERVER_NAMES.map((n) => trafficCell(samples[n])),
+          trafficCell(samples.sipsd),
+          trafficCell(sql),
+          trafficCell(samples.kamailio),
           '',
         ]);
-        for (const name of SERVER_NAMES) {
-          for (const problem of new Set(samples[name].flatMap((s) => s.problems))) {
-            notes.push(`${name}, ${formatNumber(count)} domains: ${problem}`);
+        const problems: Array<[string, Sample[]]> = [
+          ['sipsd', samples.sipsd],
+          ['sipsd (SQL)', sql],
+          ['kamailio', samples.kamailio],
+        ];
+        for (const [who, list] of problems) {
+          for (const problem of new Set(list.flatMap((s) => s.problems))) {
+            notes.push(`${who}, ${formatNumber(count)} domains: ${problem}`);
           }
         }
       }
@@ -286,8 +358,8 @@ export const suite: Suite = {
     return [
       {
         title: 'TLS domains at scale (SNI)',
-        description: `N server domains selected by SNI on the ECDSA listener (sipsd: tls_domains in the YAML configuration; Kamailio: tls.cfg profiles with server_name), a fresh server per measurement. Startup runs from spawning until a handshake for one of the names gets the domains' certificate; PSS (all processes) ${settings.settleMs / 1000} s later. Rates: ${formatNumber(settings.handshakes)} full TLS 1.3 handshakes (at most ${settings.rateLimitMs / 1000} s), 8 in flight, by our client, with one SNI name or a random one of the N each time. During the reload, 2 clients handshake back to back from 0.5 s before to 1 s after it. Ratio = sipsd / Kamailio.`,
-        columns: ['Domains', 'Measure', 'sipsd', 'Kamailio', 'Ratio'],
+        description: `N server domains selected by SNI on the ECDSA listener (sipsd: tls_domains in the YAML configuration; Kamailio: tls.cfg profiles with server_name), a fresh server per measurement; sipsd also with the domains as rows of an SQLite tls_mgm table (db_url), filled before it starts (Kamailio has no SQL source for TLS profiles). Startup runs from spawning until a handshake for one of the names gets the domains' certificate; PSS (all processes) ${settings.settleMs / 1000} s later. Rates: ${formatNumber(settings.handshakes)} full TLS 1.3 handshakes (at most ${settings.rateLimitMs / 1000} s), 8 in flight, by our client, with one SNI name or a random one of the N each time. During the reload, 2 clients handshake back to back from 0.5 s before to 1 s after it. Ratio = sipsd / Kamailio.`,
+        columns: ['Domains', 'Measure', 'sipsd (YAML)', 'sipsd (SQL tls_mgm)', 'Kamailio', 'Ratio (YAML)'],
         rows,
         notes,
       } satisfies ResultTable,
