@@ -7,7 +7,7 @@ export type CollectorTransport = 'udp' | 'tcp';
 
 export interface TraceDestination {
   transport: CollectorTransport;
-  /** An IP literal (no brackets) or a host name, resolved once when tracing starts. */
+  /** An IP literal (no brackets) or a host name, resolved by the sender (sender.ts), again over time. */
   host: string;
   port: number;
 }

@@ -2,6 +2,7 @@
 // returns at once and never throws; a packet that cannot go now (collector down, slow, still being
 // reached, or too big) is dropped and counted, and the drops are logged at most once per interval.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { formatDestination, type TraceDestination } from './destination.js';
@@ -23,9 +24,16 @@ export interface SenderOptions {
    * collector); packets beyond them are dropped.
    */
   maxQueuedBytes?: number;
-  /** TCP: first and longest wait before reconnecting (ms); the wait doubles in between. */
+  /**
+   * TCP: first and longest wait before reconnecting (ms); UDP: before resolving the collector's
+   * name again after a failure. The wait doubles in between.
+   */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** UDP: how often a collector given by name is resolved again, to follow DNS changes (ms). */
+  resolveIntervalMs?: number;
+  /** How a collector's name becomes an address (the system resolver; tests replace it). */
+  lookup?: (host: string) => Promise<string>;
 }
 
 const DEFAULTS = {
@@ -33,6 +41,8 @@ const DEFAULTS = {
   maxQueuedBytes: 1024 * 1024,
   reconnectMinMs: 500,
   reconnectMaxMs: 30_000,
+  resolveIntervalMs: 60_000,
+  lookup: async (host: string) => (await dnsLookup(host)).address,
 };
 /** UDP: datagrams handed to the kernel but not yet sent, beyond which packets drop. */
 const MAX_UDP_IN_FLIGHT = 1024;
@@ -40,9 +50,7 @@ const MAX_UDP_IN_FLIGHT = 1024;
 export function createHepSender(dest: TraceDestination, log: Logger, options: SenderOptions = {}): HepSender {
   const opts = { ...DEFAULTS, ...options };
   const drops = new DropLog(formatDestination(dest), log, opts.logIntervalMs);
-  return dest.transport === 'udp'
-    ? new UdpSender(dest, drops, opts.maxQueuedBytes)
-    : new TcpSender(dest, drops, opts, log);
+  return dest.transport === 'udp' ? new UdpSender(dest, drops, opts) : new TcpSender(dest, drops, opts, log);
 }
 
 /** Counts dropped packets and logs them: the first at once, later ones summed up once per interval. */
@@ -141,29 +149,36 @@ abstract class CountingSender implements HepSender {
   protected abstract shut(): Promise<void>;
 }
 
+/**
+ * A connected UDP socket: ICMP "port unreachable" comes back as an error event, one per datagram
+ * lost. A collector given by name is resolved by us, again every resolveIntervalMs (and after a
+ * failed lookup, with backoff), so that a name that did not resolve at start, or moved, is followed.
+ */
 class UdpSender extends CountingSender {
-  private readonly socket: UdpSocket;
+  private socket: UdpSocket | undefined;
+  private address: string | undefined;
   private ready = false;
+  private retryMs: number;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(dest: TraceDestination, drops: DropLog, maxWaitingBytes: number) {
-    super(drops, maxWaitingBytes);
-    this.socket = createSocket(isIP(dest.host) === 6 ? 'udp6' : 'udp4');
-    // A connected socket resolves the host once and learns that nobody listens: each ICMP "port
-    // unreachable" arrives as an error event and stands for one datagram lost.
-    this.socket.on('error', (err) => this.drops.drop(`collector unreachable: ${err.message}`));
-    this.socket.connect(dest.port, dest.host, () => {
-      this.ready = true;
-      this.release((packet) => this.send(packet));
-    });
-    this.socket.unref();
+  constructor(
+    private readonly dest: TraceDestination,
+    drops: DropLog,
+    private readonly opts: typeof DEFAULTS,
+  ) {
+    super(drops, opts.maxQueuedBytes);
+    this.retryMs = opts.reconnectMinMs;
+    if (isIP(dest.host)) this.aim(dest.host);
+    else void this.resolve();
   }
 
   send(packet: Buffer): void {
     if (this.closed) return;
-    if (!this.ready) return this.hold(packet, 'collector address not resolved');
-    if (this.socket.getSendQueueCount() >= MAX_UDP_IN_FLIGHT) return this.drops.drop('send queue full');
+    const socket = this.socket;
+    if (!this.ready || !socket) return this.hold(packet, 'collector address not resolved');
+    if (socket.getSendQueueCount() >= MAX_UDP_IN_FLIGHT) return this.drops.drop('send queue full');
     try {
-      this.socket.send(packet, (err) => {
+      socket.send(packet, (err) => {
         if (err) this.drops.drop(err.message);
       });
     } catch (err) {
@@ -171,8 +186,52 @@ class UdpSender extends CountingSender {
     }
   }
 
+  private async resolve(): Promise<void> {
+    this.timer = undefined;
+    let address: string;
+    try {
+      address = await this.opts.lookup(this.dest.host);
+    } catch (err) {
+      // The old address, if any, stays in use; new packets wait (up to the cap) while there is none.
+      this.drops.cause = `${this.dest.host}: ${(err as Error).message}`;
+      this.later(this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, this.opts.reconnectMaxMs);
+      return;
+    }
+    if (this.closed) return;
+    this.drops.cause = undefined;
+    this.retryMs = this.opts.reconnectMinMs;
+    if (address !== this.address) this.aim(address);
+    this.later(this.opts.resolveIntervalMs);
+  }
+
+  private later(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => void this.resolve(), ms);
+    this.timer.unref();
+  }
+
+  /** A socket connected to `address`, replacing the one to the previous address. */
+  private aim(address: string): void {
+    this.socket?.close();
+    this.ready = false;
+    this.address = address;
+    const socket = createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
+    this.socket = socket;
+    socket.on('error', (err) => this.drops.drop(`collector unreachable: ${err.message}`));
+    socket.connect(this.dest.port, address, () => {
+      if (this.socket !== socket) return;
+      this.ready = true;
+      this.release((packet) => this.send(packet));
+    });
+    socket.unref();
+  }
+
   protected shut(): Promise<void> {
-    return new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    clearTimeout(this.timer);
+    const socket = this.socket;
+    if (!socket) return Promise.resolve();
+    return new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 }
 

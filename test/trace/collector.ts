@@ -140,9 +140,9 @@ export class UdpCollector extends Collector {
     );
   }
 
-  static async start(port = 0): Promise<UdpCollector> {
+  static async start(port = 0, address = '127.0.0.1'): Promise<UdpCollector> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => socket.bind(port, address, resolve));
     return new UdpCollector(socket);
   }
 

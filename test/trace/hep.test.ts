@@ -204,6 +204,45 @@ describe('collector senders', () => {
     }
   });
 
+  test('UDP: a collector name that fails to resolve is tried again, and a moved name is followed', async () => {
+    const first = await UdpCollector.start();
+    const moved = await UdpCollector.start(first.port, '127.0.0.2');
+    const answers: Array<string | Error> = [new Error('queryA ENOTFOUND hep.test'), '127.0.0.1'];
+    let address = '127.0.0.1';
+    const lookups: string[] = [];
+    const lookup = async (host: string) => {
+      lookups.push(host);
+      const answer = answers.shift() ?? address;
+      if (answer instanceof Error) throw answer;
+      return answer;
+    };
+    const { log } = captureLog();
+    const sender = createHepSender({ transport: 'udp', host: 'hep.test', port: first.port }, log, {
+      lookup,
+      reconnectMinMs: 20,
+      resolveIntervalMs: 50,
+    });
+    try {
+      // Sent while the name does not resolve yet: held, then delivered once it does.
+      sender.send(packet('early'));
+      await until(() => first.received.length > 0);
+      assert.equal(first.received[0]!.text, 'early');
+      assert.ok(lookups.length >= 2, 'looked up again after the failure');
+      assert.equal(sender.dropped, 0);
+      address = '127.0.0.2';
+      await until(() => {
+        sender.send(packet('after the move'));
+        return moved.received.length > 0;
+      });
+      assert.equal(moved.received[0]!.text, 'after the move');
+      assert.deepEqual(new Set(lookups), new Set(['hep.test']));
+    } finally {
+      await sender.close();
+      await first.close();
+      await moved.close();
+    }
+  });
+
   test('UDP: a collector that is down costs dropped packets and one log line per interval, never a throw', async () => {
     const gone = await UdpCollector.start();
     const port = gone.port;
