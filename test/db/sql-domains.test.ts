@@ -100,6 +100,28 @@ for (const d of testDatabases()) {
       assert.equal(gw!.verifyServerName, false, 'as OpenSIPS, which has no such check');
     });
 
+    test('rows with the same material share one Buffer per value; labels stay per row', async () => {
+      const { db, config, ids } = await filledTable(d, [
+        good('one', 2, { ca_list: pems.ca }),
+        good('two', 2, { ca_list: pems.ca }),
+        good('three', 2, { ca_list: pems.ca, private_key: pems.otherKey }),
+      ]);
+      const { domains, warnings } = await sqlDomainSource(db, config, { baseDir: '/etc/sipsd' }).read();
+      assert.deepEqual(warnings, []);
+      const pemOf = (i: number, field: 'certificate' | 'privateKey' | 'caList') => {
+        const ref = domains[i]![field];
+        assert.ok(ref && 'pem' in ref);
+        return ref;
+      };
+      assert.equal(pemOf(0, 'caList').pem, pemOf(1, 'caList').pem, 'one Buffer, not an equal copy');
+      assert.equal(pemOf(0, 'caList').pem, pemOf(2, 'caList').pem);
+      assert.equal(pemOf(0, 'certificate').pem, pemOf(2, 'certificate').pem);
+      assert.equal(pemOf(0, 'privateKey').pem, pemOf(1, 'privateKey').pem);
+      assert.notEqual(pemOf(0, 'privateKey').pem, pemOf(2, 'privateKey').pem);
+      assert.deepEqual(pemOf(2, 'privateKey').pem, pems.otherKey);
+      assert.equal(pemOf(1, 'caList').label, `${config.db_table} row ${ids[1]} ca_list`);
+    });
+
     test('NULL columns mean the module defaults; NULL filters mean any', async () => {
       const nulls = {
         match_ip_address: null,

@@ -9,6 +9,7 @@ import type { DbConfig } from '../../db/config.js';
 import { DbError, type Db, type SqlValue } from '../../db/db.js';
 import { TlsMgmTable, type TlsMgmField, type TlsMgmRow } from '../../db/tls-mgm.js';
 import { normalizeDomain, type PemRef, type TlsDomain, type TlsDomainInput } from '../domain.js';
+import { digestOf } from '../load-cache.js';
 import type { DomainSourceReader } from '../manager.js';
 import { CERTIFICATE, DH_PARAMETERS, PRIVATE_KEY, pemBlocks } from '../pem-files.js';
 
@@ -76,15 +77,26 @@ function flag(row: TlsMgmRow, field: TlsMgmField): boolean | undefined {
   return n !== 0;
 }
 
-function pem(row: TlsMgmRow, field: PemColumn): Buffer | undefined {
+/**
+ * PEM values already read in this pass, by content digest and column: rows sharing material (one CA
+ * list, a wildcard certificate) share one checked Buffer, so it is checked, kept in memory and
+ * parsed later (by digest) once.
+ */
+export type PemPool = Map<string, Buffer>;
+
+function pem(row: TlsMgmRow, field: PemColumn, pool: PemPool): Buffer | undefined {
   const v = row[field];
   if (v === null) return undefined;
   // A TEXT column (or SQLite's dynamic typing) gives a string: the same bytes to OpenSSL.
   const data = Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
   if (data.length === 0) return undefined;
+  const key = `${field}|${digestOf(data)}`;
+  const known = pool.get(key);
+  if (known) return known;
   if (pemBlocks(data.toString('latin1'), PEM_COLUMNS[field].label).length === 0) {
     throw new RowProblem(field, `no PEM ${PEM_COLUMNS[field].what} block in the ${data.length}-byte value`);
   }
+  pool.set(key, data);
   return data;
 }
 
@@ -107,23 +119,24 @@ export function tlsMgmRowToDomain(
   row: TlsMgmRow,
   table: string,
   baseDir: string,
+  pool: PemPool = new Map(),
 ): TlsDomain | { problems: RowIssue[] } {
   try {
-    return rowToDomain(row, Number(row.id), table, baseDir);
+    return rowToDomain(row, Number(row.id), table, baseDir, pool);
   } catch (err) {
     if (!(err instanceof RowProblem)) throw err;
     return { problems: err.problems };
   }
 }
 
-function rowToDomain(row: TlsMgmRow, id: number, table: string, baseDir: string): TlsDomain {
+function rowToDomain(row: TlsMgmRow, id: number, table: string, baseDir: string, pool: PemPool): TlsDomain {
   const name = text(row, 'domain');
   if (name === undefined) throw new RowProblem('domain', 'empty domain name');
   const pems = {
-    certificate: pem(row, 'certificate'),
-    private_key: pem(row, 'private_key'),
-    ca_list: pem(row, 'ca_list'),
-    dh_params: pem(row, 'dh_params'),
+    certificate: pem(row, 'certificate', pool),
+    private_key: pem(row, 'private_key', pool),
+    ca_list: pem(row, 'ca_list', pool),
+    dh_params: pem(row, 'dh_params', pool),
   };
   const input: TlsDomainInput = {
     name,
@@ -182,6 +195,7 @@ export function sqlDomainSource(db: Db, dbConfig: DbConfig, opts: SqlDomainOptio
     const domains: TlsDomain[] = [];
     const warnings: string[] = [];
     const seen = new Map<string, number>();
+    const pool: PemPool = new Map();
     await table.version();
     let after = 0;
     for (;;) {
@@ -193,7 +207,7 @@ export function sqlDomainSource(db: Db, dbConfig: DbConfig, opts: SqlDomainOptio
           const what = problems.map((p) => `${column(p.field)}: ${p.reason}`).join('; ');
           warnings.push(`${table.table} row ${id} (domain "${name}"): ${what}; row skipped`);
         };
-        const d = tlsMgmRowToDomain(row, table.table, opts.baseDir);
+        const d = tlsMgmRowToDomain(row, table.table, opts.baseDir, pool);
         if ('problems' in d) {
           skip(d.problems);
           continue;
