@@ -63,8 +63,11 @@ export interface HandshakeOptions {
   timeLimitMs: number;
   /** Handshakes in flight at once. */
   concurrency: number;
-  /** SHA-256 fingerprint (X509Certificate.fingerprint256) the server's certificate must have. */
-  expectFingerprint?: string;
+  /**
+   * SHA-256 fingerprint (X509Certificate.fingerprint256) the server's certificate must have, or
+   * the one for each SNI name when every domain has a certificate of its own.
+   */
+  expectFingerprint?: string | ((servername: string | undefined) => string | undefined);
   /** Ends the run early (the reload benchmark stops its background traffic with it). */
   signal?: AbortSignal;
   /** Per handshake; a slower one counts as failed. */
@@ -113,7 +116,9 @@ export async function runHandshakes(o: HandshakeOptions): Promise<HandshakeResul
         continue;
       }
       result.maxLatencyMs = Math.max(result.maxLatencyMs, performance.now() - t0);
-      if (o.expectFingerprint && socket.getPeerX509Certificate()?.fingerprint256 !== o.expectFingerprint) {
+      const expected =
+        typeof o.expectFingerprint === 'function' ? o.expectFingerprint(servername) : o.expectFingerprint;
+      if (expected && socket.getPeerX509Certificate()?.fingerprint256 !== expected) {
         result.wrongCertificate++;
       } else result.ok++;
       await closeTls(socket);
