@@ -166,6 +166,9 @@ async function fillTlsMgm(dir: string, t: Target): Promise<string> {
       type: 2,
       match_ip_address: '127.0.0.1:1',
       match_sip_domain: name,
+      // As the YAML domains (verify_client: off): no client certificates asked for.
+      verify_cert: 0,
+      require_cert: 0,
       certificate: cert,
       private_key: key,
     });
