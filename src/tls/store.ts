@@ -152,6 +152,31 @@ const slotName = (d: TlsDomain) => `${d.type}:${d.name}`;
 
 const errorOf = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
 
+/** Domains named in a notice shared by many; the rest are counted. */
+const NAMED_PER_NOTICE = 3;
+
+/**
+ * The domains' notices, each text told once per type with the domains it concerns: 100,000 rows
+ * without a CA list make one line in the log and the tls_reload answer, not 100,000.
+ */
+function domainWarnings(slots: readonly DomainSlot[]): string[] {
+  const byNotice = new Map<string, { type: string; text: string; names: string[] }>();
+  for (const { domain } of slots) {
+    for (const text of domain.warnings) {
+      const key = `${domain.type}\n${text}`;
+      const entry = byNotice.get(key);
+      if (entry) entry.names.push(domain.name);
+      else byNotice.set(key, { type: domain.type, text, names: [domain.name] });
+    }
+  }
+  return [...byNotice.values()].map(({ type, text, names }) => {
+    if (names.length === 1) return `TLS domain "${names[0]}" (${type}): ${text}`;
+    const named = names.slice(0, NAMED_PER_NOTICE).map((n) => `"${n}"`);
+    const more = names.length - named.length;
+    return `TLS domains ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''} (${type}): ${text}`;
+  });
+}
+
 /**
  * Cuts a long synchronous job into slices of SLICE_MS with a turn of the event loop in between, so
  * SIP traffic keeps flowing during a load. Concurrent workers share the turns: each waiting on its
@@ -314,10 +339,7 @@ export class TlsSnapshot implements TlsProvider {
     const defaultClient = await fallback('client');
     const all = [...slots];
     for (const d of [defaultServer, defaultClient]) if (d && !all.includes(d)) all.push(d);
-    for (const s of all) {
-      for (const w of s.domain.warnings)
-        report.warnings.push(`TLS domain "${s.domain.name}" (${s.domain.type}): ${w}`);
-    }
+    report.warnings.push(...domainWarnings(all));
     cache.parsed.settle();
     const { servers, clients } = await indexesOf(all, [defaultServer, defaultClient]);
     return new TlsSnapshot(all, defaultServer, defaultClient, servers, clients, contexts, cache.parsed);

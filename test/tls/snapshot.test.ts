@@ -94,6 +94,18 @@ test('a problem in a shared file is reported for every domain using it, each by 
 const weak = server('weak', { cipher_list: 'DEFAULT:@SECLEVEL=5' });
 const weakReason = `TLS domain "weak" \\(server\\): certificate \\(${files.serverCert}\\): ee key too small`;
 
+test('a notice shared by many domains is told once, naming a few and counting the rest', async () => {
+  const warnings: string[] = [];
+  // verify on without a CA: the same notice for every domain.
+  const noCa = (name: string) => server(name, { ca_list: undefined, ca_dir: undefined, verify_client: 'on' });
+  await snapshot([noCa('n1'), noCa('n2'), noCa('n3'), noCa('n4'), noCa('n5'), noCa('solo'), server('ok')], {
+    warnings,
+  });
+  const about = warnings.filter((w) => w.includes('no client certificate can verify'));
+  assert.equal(about.length, 1, warnings.join('\n'));
+  assert.match(about[0]!, /^TLS domains "n1", "n2", "n3" and 3 more \(server\): verify on but no CA/);
+});
+
 test('a context OpenSSL refuses fails the load of file-defined domains, naming the domain', async () => {
   await assert.rejects(snapshot([weak, server('fine')]), (err) => {
     assert.ok(err instanceof AggregateError);
