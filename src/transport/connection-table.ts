@@ -5,8 +5,11 @@ import type { Endpoint } from './types.js';
 
 export class ConnectionTable {
   private readonly byId = new Map<number, StreamConnection>();
-  /** Several connections can share a key; the newest usable one wins. */
-  private readonly byKey = new Map<string, StreamConnection[]>();
+  /**
+   * Several connections can share a key; the newest usable one wins. A key's only connection is
+   * stored as it is, without an array around it (nearly every key has one).
+   */
+  private readonly byKey = new Map<string, StreamConnection | StreamConnection[]>();
 
   get size(): number {
     return this.byId.size;
@@ -21,17 +24,22 @@ export class ConnectionTable {
   addAlias(conn: StreamConnection, alias: Endpoint): void {
     const key = connectionKey(conn.proto, alias);
     if (key === conn.key || conn.aliases.has(key)) return;
-    conn.aliases.add(key);
+    conn.addAliasKey(key);
     this.index(key, conn);
   }
 
   remove(conn: StreamConnection): void {
     this.byId.delete(conn.id);
     for (const key of [conn.key, ...conn.aliases]) {
-      const list = this.byKey.get(key);
-      if (!list) continue;
-      const rest = list.filter((c) => c !== conn);
-      if (rest.length > 0) this.byKey.set(key, rest);
+      const entry = this.byKey.get(key);
+      if (entry === undefined) continue;
+      if (!Array.isArray(entry)) {
+        if (entry === conn) this.byKey.delete(key);
+        continue;
+      }
+      const rest = entry.filter((c) => c !== conn);
+      if (rest.length > 1) this.byKey.set(key, rest);
+      else if (rest.length === 1) this.byKey.set(key, rest[0]!);
       else this.byKey.delete(key);
     }
   }
@@ -46,10 +54,11 @@ export class ConnectionTable {
     remote: Endpoint,
     usable: (c: StreamConnection) => boolean = () => true,
   ): StreamConnection | undefined {
-    const list = this.byKey.get(connectionKey(proto, remote));
-    if (!list) return undefined;
-    for (let i = list.length - 1; i >= 0; i--) {
-      const c = list[i]!;
+    const entry = this.byKey.get(connectionKey(proto, remote));
+    if (entry === undefined) return undefined;
+    if (!Array.isArray(entry)) return entry.state !== 'closed' && usable(entry) ? entry : undefined;
+    for (let i = entry.length - 1; i >= 0; i--) {
+      const c = entry[i]!;
       if (c.state !== 'closed' && usable(c)) return c;
     }
     return undefined;
@@ -60,8 +69,9 @@ export class ConnectionTable {
   }
 
   private index(key: string, conn: StreamConnection): void {
-    const list = this.byKey.get(key);
-    if (list) list.push(conn);
-    else this.byKey.set(key, [conn]);
+    const entry = this.byKey.get(key);
+    if (entry === undefined) this.byKey.set(key, conn);
+    else if (Array.isArray(entry)) entry.push(conn);
+    else this.byKey.set(key, [entry, conn]);
   }
 }

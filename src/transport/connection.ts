@@ -1,7 +1,7 @@
 // One TCP or TLS connection: framing of the byte stream into SIP messages, keepalive answers, the
 // idle/message/send timers, and ordered writes with bounded queues for peers that read slowly.
 import type { Socket } from 'node:net';
-import { StreamFramer, type SipLimits } from '../sip/index.js';
+import { StreamFramer, type SipLimits, type StreamFramerOptions } from '../sip/index.js';
 import type { ConnectionView } from './events.js';
 import type { Endpoint, TlsSessionInfo } from './types.js';
 
@@ -62,15 +62,22 @@ export class StreamConnection implements ConnectionView {
   state: ConnectionState;
   tls: TlsSessionInfo | undefined;
   /** Extra lookup keys (RFC 5923 Via alias) under which the table also finds this connection. */
-  readonly aliases = new Set<string>();
+  get aliases(): ReadonlySet<string> {
+    return this.aliasKeys ?? NO_ALIASES;
+  }
+  /** Created with the first alias: most connections never get one (an empty Set is ~100 bytes). */
+  private aliasKeys: Set<string> | undefined;
   closeReason: string | undefined;
   /** Lone CRLF keepalives received (counted unless tls_crlf_drop is on). */
   keepalives = 0;
   /** NSS key-log lines of the TLS session, when a tracer asked for them (see TransportLayer.observe). */
-  keyLog: readonly string[] = [];
+  keyLog: readonly string[] = NO_KEY_LOG;
   private readonly framer: StreamFramer;
-  /** Messages held back while the peer is stalled (the socket's 'drain' releases them). */
-  private readonly postponed: PendingWrite[] = [];
+  /**
+   * Messages held back while the peer is stalled (the socket's 'drain' releases them); made with the
+   * first one, as most connections never need it.
+   */
+  private postponed: PendingWrite[] | undefined;
   private postponedBytes = 0;
   /** The kernel took nothing of our writes between two looks: the peer is not reading. */
   private stalled = false;
@@ -91,27 +98,32 @@ export class StreamConnection implements ConnectionView {
     private readonly events: ConnectionEvents,
   ) {
     this.state = 'open';
-    this.framer = new StreamFramer({
-      limits: settings.limits,
-      maxChunks: settings.maxChunks,
-      crlfPingPong: settings.crlfPingPong,
-      crlfDrop: settings.crlfDrop,
-    });
+    this.framer = new StreamFramer(framerOptions(settings));
     socket.setNoDelay(true);
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.destroy(
-        err.code === 'ERR_TLS_RENEGOTIATION_DISABLED'
-          ? 'client-initiated renegotiation refused (renegotiation is off)'
-          : `socket error: ${err.message}`,
-      ),
-    );
-    socket.on('close', () => this.destroy(this.closeReason ?? 'closed by peer'));
-    socket.on('end', () => this.close('peer closed its side'));
-    socket.on('drain', () => {
-      this.stalled = false;
-      this.flushPostponed();
-    });
+    // The handlers are shared by every connection and find theirs through the socket: thousands of
+    // idle connections would otherwise each hold six closures and their context.
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
     this.startReading();
+  }
+
+  /** Records an extra lookup key (the table indexes it). */
+  addAliasKey(key: string): void {
+    (this.aliasKeys ??= new Set()).add(key);
+  }
+
+  /** The socket's 'drain': the peer reads again. */
+  drained(): void {
+    this.stalled = false;
+    this.flushPostponed();
+  }
+
+  /** The socket's connection_timeout expired. */
+  idleExpired(): void {
+    this.close(`idle for ${this.settings.idleTimeoutMs! / 1000} s (connection_timeout)`);
   }
 
   get key(): string {
@@ -124,7 +136,7 @@ export class StreamConnection implements ConnectionView {
   }
 
   get postponedMessages(): number {
-    return this.postponed.length;
+    return this.postponed?.length ?? 0;
   }
 
   /**
@@ -139,14 +151,14 @@ export class StreamConnection implements ConnectionView {
     return new Promise((resolve, reject) => {
       const w = { data, resolve, reject };
       if (this.state === 'closed') return reject(new Error(`connection ${this.id} is closed`));
-      if (this.postponed.length === 0 && !this.stalled) return this.write(w);
+      if (this.postponedMessages === 0 && !this.stalled) return this.write(w);
       const overflow = this.overflowFor(data.length);
       if (overflow) {
         reject(new Error(`connection ${this.id} to ${this.peerName}: ${overflow}`));
         this.events.onOverflow(this, overflow);
         return this.destroy(overflow);
       }
-      this.postponed.push(w);
+      (this.postponed ??= []).push(w);
       this.postponedBytes += data.length;
       this.budget.used += data.length;
       this.watchProgress();
@@ -159,8 +171,8 @@ export class StreamConnection implements ConnectionView {
 
   private overflowFor(bytes: number): string | undefined {
     const s = this.settings;
-    if (this.postponed.length >= s.maxPostponedMessages)
-      return `${this.postponed.length} messages already wait to be written (tls_async_max_postponed_chunks)`;
+    if (this.postponedMessages >= s.maxPostponedMessages)
+      return `${this.postponedMessages} messages already wait to be written (tls_async_max_postponed_chunks)`;
     if (this.queuedBytes + bytes > s.connectionQueueMaxBytes)
       return `${this.queuedBytes + bytes} bytes would wait on the connection, over con_ct_wq_max ${s.connectionQueueMaxBytes}`;
     if (this.budget.used + bytes > this.budget.maxBytes)
@@ -169,11 +181,18 @@ export class StreamConnection implements ConnectionView {
   }
 
   private flushPostponed(): void {
-    while (this.postponed.length > 0 && !this.stalled && this.state === 'open') {
+    while (this.postponed && this.postponed.length > 0 && !this.stalled && this.state === 'open') {
       const w = this.postponed.shift()!;
       this.release(w.data.length);
       this.write(w);
     }
+  }
+
+  /** Every message held back, the queue left empty. */
+  private takePostponed(): PendingWrite[] {
+    const all = this.postponed ?? [];
+    this.postponed = undefined;
+    return all;
   }
 
   private release(bytes: number): void {
@@ -186,7 +205,7 @@ export class StreamConnection implements ConnectionView {
     if (this.state === 'closed') return;
     this.closeReason ??= reason;
     // What waits for a slow peer still gets its chance, ahead of the FIN.
-    for (const w of this.postponed.splice(0)) {
+    for (const w of this.takePostponed()) {
       this.release(w.data.length);
       this.write(w);
     }
@@ -211,7 +230,7 @@ export class StreamConnection implements ConnectionView {
     const err = new Error(
       `connection ${this.id} to ${this.remote.address}:${this.remote.port} closed: ${reason}`,
     );
-    for (const w of this.postponed.splice(0)) {
+    for (const w of this.takePostponed()) {
       this.release(w.data.length);
       w.reject(err);
     }
@@ -223,12 +242,13 @@ export class StreamConnection implements ConnectionView {
     const idle = this.settings.idleTimeoutMs;
     if (idle !== undefined) {
       this.socket.setTimeout(idle);
-      this.socket.on('timeout', () => this.close(`idle for ${idle / 1000} s (connection_timeout)`));
+      this.socket.on('timeout', onSocketTimeout);
     }
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('data', onSocketData);
   }
 
-  private onData(chunk: Buffer): void {
+  /** Bytes read from the socket. */
+  onData(chunk: Buffer): void {
     for (const ev of this.framer.push(chunk)) {
       if (this.state === 'closed') return;
       if (ev.type === 'message') this.events.onMessage(this, ev.data);
@@ -310,6 +330,59 @@ export class StreamConnection implements ConnectionView {
     };
     this.sendTimer = setTimeout(check, ms);
   }
+}
+
+const NO_ALIASES: ReadonlySet<string> = new Set<string>();
+const NO_KEY_LOG: readonly string[] = Object.freeze([]);
+
+/** The framer options of a settings object, made once and shared by its connections. */
+const framerOptionsOf = new WeakMap<StreamSettings, StreamFramerOptions>();
+
+function framerOptions(settings: StreamSettings): StreamFramerOptions {
+  let options = framerOptionsOf.get(settings);
+  if (!options) {
+    options = {
+      limits: settings.limits,
+      maxChunks: settings.maxChunks,
+      crlfPingPong: settings.crlfPingPong,
+      crlfDrop: settings.crlfDrop,
+    };
+    framerOptionsOf.set(settings, options);
+  }
+  return options;
+}
+
+/** Where a socket's shared handlers find its connection. */
+const OWNER = Symbol('sipsd.connection');
+type OwnedSocket = Socket & { [OWNER]: StreamConnection };
+
+function onSocketError(this: Socket, err: NodeJS.ErrnoException): void {
+  (this as OwnedSocket)[OWNER].destroy(
+    err.code === 'ERR_TLS_RENEGOTIATION_DISABLED'
+      ? 'client-initiated renegotiation refused (renegotiation is off)'
+      : `socket error: ${err.message}`,
+  );
+}
+
+function onSocketClose(this: Socket): void {
+  const conn = (this as OwnedSocket)[OWNER];
+  conn.destroy(conn.closeReason ?? 'closed by peer');
+}
+
+function onSocketEnd(this: Socket): void {
+  (this as OwnedSocket)[OWNER].close('peer closed its side');
+}
+
+function onSocketDrain(this: Socket): void {
+  (this as OwnedSocket)[OWNER].drained();
+}
+
+function onSocketTimeout(this: Socket): void {
+  (this as OwnedSocket)[OWNER].idleExpired();
+}
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as OwnedSocket)[OWNER].onData(chunk);
 }
 
 /** Table key of a peer: protocol plus normalised address and port. */

@@ -30,6 +30,7 @@ export class HandshakeDeadline {
   clear(): void {
     this.done = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private arm(): void {

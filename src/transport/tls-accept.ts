@@ -11,15 +11,16 @@ import type { Endpoint, TlsSessionInfo } from './types.js';
 export interface AcceptedTls {
   socket: TLSSocket;
   info: TlsSessionInfo;
-  /** NSS key-log lines of the session (empty unless asked for). */
-  keyLog: string[];
+  /** NSS key-log lines of the session (only when asked for). */
+  keyLog: string[] | undefined;
 }
 
 type Waiter = { done: (s: TLSSocket) => void; fail: (err: Error) => void; keyLog?: string[] };
 
 /** Per acceptor (one per domain context): accepts in progress, and what all its sessions share. */
 interface Acceptor {
-  pending: Map<string, Waiter>;
+  /** By the accepted TCP socket the TLS socket is made on. */
+  pending: Map<Socket, Waiter>;
   /** Accepts in progress that want the key log. */
   keyLogWanted: number;
   onKeyLog: (line: Buffer, s: TLSSocket) => void;
@@ -29,7 +30,10 @@ interface Acceptor {
 
 /**
  * Acceptors are shared by all connections of a domain; their events are routed back to the accept
- * in progress by the TCP four-tuple, which is unique while the connection lives.
+ * in progress by the TCP socket under the TLS socket (Node's `_parent`), or, should a Node version
+ * not have it, by the TCP four-tuple, which is unique while the connection lives. The socket itself
+ * costs nothing: asking a socket for its addresses makes it keep two objects and their strings for
+ * its whole life, and thousands of idle connections pay that.
  */
 const acceptors = new WeakMap<TlsServer, Acceptor>();
 
@@ -37,16 +41,24 @@ function tuple(s: Socket): string {
   return `${s.remoteAddress}|${s.remotePort}|${s.localAddress}|${s.localPort}`;
 }
 
+function waiterFor(pending: Map<Socket, Waiter>, s: TLSSocket): Waiter | undefined {
+  const parent = (s as { _parent?: unknown })._parent;
+  if (parent !== undefined && parent !== null) return pending.get(parent as Socket);
+  const key = tuple(s);
+  for (const [raw, waiter] of pending) if (tuple(raw) === key) return waiter;
+  return undefined;
+}
+
 function acceptorState(acceptor: TlsServer): Acceptor {
   let state = acceptors.get(acceptor);
   if (!state) {
-    const pending = new Map<string, Waiter>();
-    acceptor.on('secureConnection', (s: TLSSocket) => pending.get(tuple(s))?.done(s));
-    acceptor.on('tlsClientError', (err: Error, s: TLSSocket) => pending.get(tuple(s))?.fail(err));
+    const pending = new Map<Socket, Waiter>();
+    acceptor.on('secureConnection', (s: TLSSocket) => waiterFor(pending, s)?.done(s));
+    acceptor.on('tlsClientError', (err: Error, s: TLSSocket) => waiterFor(pending, s)?.fail(err));
     state = {
       pending,
       keyLogWanted: 0,
-      onKeyLog: (line, s) => pending.get(tuple(s))?.keyLog?.push(line.toString('latin1').trimEnd()),
+      onKeyLog: (line, s) => waiterFor(pending, s)?.keyLog?.push(line.toString('latin1').trimEnd()),
     };
     acceptors.set(acceptor, state);
   }
@@ -116,9 +128,8 @@ export async function acceptTls(
     if (choice.alert !== undefined) sendAlert(raw, choice.alert);
     throw new ConnectionError(choice.reason, 'domain');
   }
-  const keyLog: string[] = [];
   try {
-    return await handshake(raw, choice, serverName, options.keyLog ? keyLog : undefined, options.replying);
+    return await handshake(raw, choice, serverName, options.keyLog ? [] : undefined, options.replying);
   } catch (err) {
     if (err instanceof ConnectionError) throw err;
     throw new ConnectionError((err as Error).message, 'handshake', choice.domain);
@@ -132,18 +143,17 @@ async function handshake(
   keyLog: string[] | undefined,
   replying: (() => void) | undefined,
 ): Promise<AcceptedTls> {
-  const key = tuple(raw);
   const state = acceptorState(choice.acceptor);
   if (keyLog) wantKeyLog(choice.acceptor, state, 1);
   const socket = await new Promise<TLSSocket>((resolve, reject) => {
     const onClose = () => settle(() => reject(new Error('peer closed during the TLS handshake')));
     const settle = (fn: () => void) => {
-      state.pending.delete(key);
+      state.pending.delete(raw);
       if (keyLog) wantKeyLog(choice.acceptor, state, -1);
       raw.off('close', onClose);
       fn();
     };
-    state.pending.set(key, {
+    state.pending.set(raw, {
       done: (s) => settle(() => resolve(s)),
       fail: (err) => settle(() => reject(new Error(`TLS handshake failed: ${err.message}`))),
       keyLog,
@@ -163,7 +173,7 @@ async function handshake(
   return {
     socket,
     info: sessionInfo(socket, choice.domain, serverName, inspection, state.localCertificate),
-    keyLog: keyLog ?? [],
+    keyLog,
   };
 }
 
@@ -187,13 +197,27 @@ export function sessionInfo(
   return {
     domain,
     serverName,
-    protocol: socket.getProtocol(),
-    cipher: cipher.name,
+    protocol: interned(socket.getProtocol()),
+    cipher: interned(cipher.name),
     cipherBits: cipherBits(cipher.standardName ?? cipher.name),
     peer,
     peerCertificate: certificate,
     localCertificate,
   };
+}
+
+/**
+ * Node makes new strings for the protocol and cipher names of every session; the few distinct ones
+ * are kept once instead of once per connection.
+ */
+const names = new Map<string, string>();
+
+function interned<T extends string | null>(name: T): T {
+  if (name === null) return name;
+  const known = names.get(name);
+  if (known !== undefined) return known as T;
+  if (names.size < 256) names.set(name, name);
+  return name;
 }
 
 /** Secret key bits from the cipher name (Node does not expose OpenSSL's bit count). */

@@ -6,7 +6,13 @@ import type { TLSSocket } from 'node:tls';
 import type { LogLevel } from '../log/logger.js';
 import type { ClientChoice, TlsProvider } from '../tls/provider.js';
 import { ConnectionTable } from './connection-table.js';
-import { StreamConnection, WriteQueueBudget, normalizeAddress, type StreamSettings } from './connection.js';
+import {
+  StreamConnection,
+  WriteQueueBudget,
+  normalizeAddress,
+  type ConnectionEvents,
+  type StreamSettings,
+} from './connection.js';
 import { MemoryGuard, type MemoryThresholds } from './memory-guard.js';
 import { openTcp, openTls, type Connected } from './connector.js';
 import { formatListen, hostPort, type ListenSpec, type Proto } from './listen-spec.js';
@@ -74,6 +80,7 @@ export interface BoundListener {
 /** A client domain that was found (the failures are thrown as errors here). */
 type ClientDomain = Extract<ClientChoice, { ok: true }>;
 
+const ignore = (): void => undefined;
 const familyOf = (address: string): 4 | 6 => (isIP(address) === 6 ? 6 : 4);
 const isWildcard = (address: string) => address === '0.0.0.0' || address === '::';
 
@@ -93,6 +100,33 @@ export class TransportLayer {
   private readonly budget: WriteQueueBudget;
   private readonly memory: MemoryGuard;
   private hooks: ConnectionHooks = {};
+  /** A handshaking socket's 'close' listener: it is no longer handshaking. */
+  private readonly forgetHandshaking: (this: Socket) => void;
+  /** What every connection reports to, one object for all of them. */
+  private readonly connectionEvents: ConnectionEvents = {
+    onMessage: (c, data) => {
+      const lowMemory = c.proto === 'tls' ? this.memory.closesEstablished() : undefined;
+      if (lowMemory) return c.destroy(lowMemory);
+      this.onInbound({
+        data,
+        proto: c.proto,
+        local: c.local,
+        remote: c.remote,
+        connectionId: c.id,
+        tls: c.tls,
+      });
+    },
+    onClose: (c, reason) => {
+      this.connections.remove(c);
+      this.log.debug({ conn: c.id, proto: c.proto, remote: c.remote, reason }, 'connection closed');
+      this.notify('connectionClosed', c, reason);
+    },
+    onOverflow: (c, reason) =>
+      this.log.warn(
+        { conn: c.id, proto: c.proto, remote: c.remote, reason },
+        'peer too slow: connection closed',
+      ),
+  };
 
   constructor(
     private readonly settings: TransportSettings,
@@ -101,6 +135,10 @@ export class TransportLayer {
   ) {
     this.budget = new WriteQueueBudget(settings.totalQueueMaxBytes);
     this.memory = new MemoryGuard(settings.memory);
+    const handshaking = this.handshaking;
+    this.forgetHandshaking = function (this: Socket) {
+      handshaking.delete(this);
+    };
   }
 
   /** Bytes held back for slow peers over all connections (ct_wq_max counts these). */
@@ -388,7 +426,7 @@ export class TransportLayer {
       this.adopt('tcp', 'in', raw, listener.local, remote);
       return;
     }
-    raw.on('error', () => undefined); // reported through the accept's rejection below
+    raw.on('error', ignore); // reported through the accept's rejection below
     const lowMemory = this.memory.refusesNew();
     if (lowMemory) {
       raw.destroy();
@@ -406,7 +444,10 @@ export class TransportLayer {
       return;
     }
     this.handshaking.add(raw);
-    raw.once('close', () => this.handshaking.delete(raw));
+    // A shared listener that stays: no closure outlives the handshake (it would keep its whole
+    // context, deadline and timer included, for the life of the connection), and removing a listener
+    // can turn the socket's listener table into a slower, larger dictionary.
+    raw.on('close', this.forgetHandshaking);
     const deadline = new HandshakeDeadline(raw, this.settings.handshakeTimeoutMs);
     acceptTls(raw, listener.local, this.tls, {
       keyLog: this.keyLogConsumers > 0,
@@ -459,35 +500,21 @@ export class TransportLayer {
     local: Endpoint,
     remote: Endpoint,
     tls?: TlsSessionInfo,
-    keyLog: readonly string[] = [],
+    keyLog?: readonly string[],
   ): StreamConnection {
     if (proto === 'tls') this.secure(socket as TLSSocket);
-    const conn = new StreamConnection(proto, direction, socket, local, remote, this.settings, this.budget, {
-      onMessage: (c, data) => {
-        const lowMemory = c.proto === 'tls' ? this.memory.closesEstablished() : undefined;
-        if (lowMemory) return c.destroy(lowMemory);
-        this.onInbound({
-          data,
-          proto: c.proto,
-          local: c.local,
-          remote: c.remote,
-          connectionId: c.id,
-          tls: c.tls,
-        });
-      },
-      onClose: (c, reason) => {
-        this.connections.remove(c);
-        this.log.debug({ conn: c.id, proto: c.proto, remote: c.remote, reason }, 'connection closed');
-        this.notify('connectionClosed', c, reason);
-      },
-      onOverflow: (c, reason) =>
-        this.log.warn(
-          { conn: c.id, proto: c.proto, remote: c.remote, reason },
-          'peer too slow: connection closed',
-        ),
-    });
+    const conn = new StreamConnection(
+      proto,
+      direction,
+      socket,
+      local,
+      remote,
+      this.settings,
+      this.budget,
+      this.connectionEvents,
+    );
     conn.tls = tls;
-    conn.keyLog = keyLog;
+    if (keyLog) conn.keyLog = keyLog;
     this.connections.add(conn);
     this.notify('connectionOpened', conn);
     return conn;
