@@ -45,7 +45,8 @@ const REASONS: Record<string, string> = {
   CRL_SIGNATURE_FAILURE: "certificate revocation status is unknown: the CRL's signature does not verify",
 };
 
-const NOT_PRESENTED: PeerVerification = {
+/** Shared by every connection without a client certificate (frozen: nobody may change it). */
+const NOT_PRESENTED: PeerVerification = Object.freeze({
   presented: false,
   verified: false,
   revoked: false,
@@ -53,7 +54,7 @@ const NOT_PRESENTED: PeerVerification = {
   selfSigned: false,
   code: 'NO_PEER_CERTIFICATE',
   reason: 'no certificate presented',
-};
+});
 
 type Failure = { code: string; reason: string };
 
@@ -143,7 +144,7 @@ export function classifyPeer(
   // getPeerCertificate(true) without the issuers.
   const chain = crls || checkDepth ? socket.getPeerCertificate(true) : undefined;
   const cert = chain ? leafOf(chain) : socket.getPeerX509Certificate();
-  if (!cert) return { peer: { ...NOT_PRESENTED }, certificate: undefined };
+  if (!cert) return { peer: NOT_PRESENTED, certificate: undefined };
 
   const leafCrl = chain && crls ? crls.check(cert, issuerCandidates(cert, chain, rules), now) : undefined;
   const code = opensslCode(socket);
