@@ -44,20 +44,22 @@ interface Sample {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Longest wait, after the settle time, for the PSS to stop falling. */
-const STEADY_LIMIT_MS = 30_000;
+const STEADY_LIMIT_MS = 60_000;
+/** Samples 2 s apart that must stay within 0.5% of the lowest for the PSS to count as steady. */
+const STEADY_SAMPLES = 5;
 
 /**
- * The PSS once it has stopped falling: after `settleMs`, sampled each second until three samples
- * in a row fall by less than 0.5% (at most STEADY_LIMIT_MS more). V8 gives its startup and
- * handshake garbage back at a time of its own; a sample taken before that (sipsd at rest: 63 to
- * 120 MB) would make the per-connection figure swing more than it measures.
+ * The PSS once it has stopped falling: after `settleMs`, sampled every 2 s until STEADY_SAMPLES in a
+ * row stay within 0.5% of the lowest (at most STEADY_LIMIT_MS more); the lowest. V8 gives its
+ * startup and handshake garbage back at a time of its own; a sample taken before that (sipsd at
+ * rest: 63 to 120 MB) would make the per-connection figure swing more than it measures.
  */
 async function steadyPss(pids: () => number[], settleMs: number): Promise<number> {
   await sleep(settleMs);
   let low = pssBytes(pids());
   let calm = 0;
-  for (const end = performance.now() + STEADY_LIMIT_MS; calm < 3 && performance.now() < end;) {
-    await sleep(1000);
+  for (const end = performance.now() + STEADY_LIMIT_MS; calm < STEADY_SAMPLES && performance.now() < end;) {
+    await sleep(2000);
     const now = pssBytes(pids());
     calm = now > low * 0.995 ? calm + 1 : 0;
     low = Math.min(low, now);
@@ -164,7 +166,7 @@ export const suite: Suite = {
     return [
       {
         title: 'Idle TLS connections: server memory',
-        description: `PSS of all the server's processes (MB) at rest and with N idle TLS 1.3 connections on the ECDSA listener (no client certificate, one answered OPTIONS each, then silence), each measured once it stopped falling (from ${settleMs / 1000} s after start, and after the last was opened, sampled each second until 3 samples in a row fell by < 0.5%; the lowest), ${CONCURRENCY} handshakes in flight; per connection = growth / connections still open (KiB). A fresh server per measurement. Ratio = sipsd / Kamailio (PSS at rest in the first row, per connection below).`,
+        description: `PSS of all the server's processes (MB) at rest and with N idle TLS 1.3 connections on the ECDSA listener (no client certificate, one answered OPTIONS each, then silence), each measured once it stopped falling (from ${settleMs / 1000} s after start, and after the last was opened, sampled every 2 s until ${STEADY_SAMPLES} samples in a row stayed within 0.5% of the lowest, at most ${STEADY_LIMIT_MS / 1000} s more; the lowest), ${CONCURRENCY} handshakes in flight; per connection = growth / connections still open (KiB). A fresh server per measurement. Ratio = sipsd / Kamailio (PSS at rest in the first row, per connection below).`,
         columns: [
           'Connections',
           'sipsd PSS (MB)',
