@@ -16,6 +16,8 @@ import type { Proto } from '../transport/listen-spec.js';
 import type { PvRegistry, PvValue } from './pv.js';
 import type { StatelessCore, TlsSelection } from './stateless.js';
 
+const NO_HEADERS: ReadonlyArray<readonly [string, string]> = [];
+
 export type HeaderList = Record<string, string> | Array<[string, string]>;
 
 export interface ContextServices {
@@ -137,11 +139,17 @@ export class RequestContext extends MessageContext<SipRequest> {
    * Sends a stateless reply (OpenSIPS `sl_send_reply`); extra headers are added in order.
    * A To tag is added to final replies so the peer can match them.
    */
-  async reply(status: number, reason?: string, headers?: HeaderList): Promise<void> {
-    const extra = headers ? (Array.isArray(headers) ? headers : Object.entries(headers)) : [];
-    const response = createResponse(this.msg, status, reason, extra, this.services.core.replyTag());
-    this.done = 'replied';
-    await this.services.core.reply(this.inbound, response);
+  reply(status: number, reason?: string, headers?: HeaderList): Promise<void> {
+    // Not an async function: the promise the transport returns is handed on as it is, rather than
+    // wrapped in another one per reply (the resolved value carries no meaning for the script).
+    try {
+      const extra = headers ? (Array.isArray(headers) ? headers : Object.entries(headers)) : NO_HEADERS;
+      const response = createResponse(this.msg, status, reason, extra, this.services.core.replyTag());
+      this.done = 'replied';
+      return this.services.core.reply(this.inbound, response) as Promise<void>;
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /**

@@ -4,7 +4,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { parseUri, type SipRequest, type SipUri, type Uri } from '../sip/index.js';
-import type { SipResolver, TargetSpec } from '../dns/index.js';
+import { targetSpecOf, type SipResolver, type TargetSpec } from '../dns/index.js';
 import { SIP_PORT, type Proto } from '../transport/listen-spec.js';
 import type { SendTarget } from '../transport/types.js';
 
@@ -24,7 +24,28 @@ export type DestinationParse =
 
 const EXPLICIT = /^(udp|tcp|tls):(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i;
 
+/**
+ * Explicit destinations already parsed, by text: scripts name them in constants (`tcp:10.0.0.5:5060`),
+ * and each relay reads one twice. Frozen, since every caller shares them; bounded, for scripts that
+ * build destinations from message content.
+ */
+const explicitParsed = new Map<string, { tlsPort: number; parse: DestinationParse }>();
+const MAX_EXPLICIT_PARSED = 1024;
+
 export function parseDestination(text: string, tlsPort: number): DestinationParse {
+  const hit = explicitParsed.get(text);
+  if (hit !== undefined && hit.tlsPort === tlsPort) return hit.parse;
+  const parse = parseDestinationText(text, tlsPort);
+  // Only the explicit form: a parse with a SIP URI holds a mutable Uri the resolver reads.
+  if (parse.ok && parse.uri === undefined) {
+    if (explicitParsed.size >= MAX_EXPLICIT_PARSED) explicitParsed.clear();
+    Object.freeze(parse.dest);
+    explicitParsed.set(text, { tlsPort, parse: Object.freeze(parse) });
+  }
+  return parse;
+}
+
+function parseDestinationText(text: string, tlsPort: number): DestinationParse {
   const m = EXPLICIT.exec(text.trim());
   if (m) {
     const proto = m[1]!.toLowerCase() as Proto;
@@ -97,7 +118,22 @@ export function locateTargets(
   tlsPort: number,
   tls: { domain?: string; sipDomain?: string },
 ): { next(): Promise<SendTarget | undefined>; readonly failure: { message: string } | undefined } {
-  const targets = resolver.targets(resolutionInput(req, dest, tlsPort));
+  const input = resolutionInput(req, dest, tlsPort);
+  const only = numericTarget(input, tls);
+  if (only) {
+    // What the resolver gives for an address with its transport and port: that target alone,
+    // without its iterator machinery and lookups per request.
+    let given = false;
+    return {
+      next: () => {
+        const target = given ? undefined : only;
+        given = true;
+        return Promise.resolve(target);
+      },
+      failure: undefined,
+    };
+  }
+  const targets = resolver.targets(input);
   return {
     async next() {
       const t = await targets.next();
@@ -116,5 +152,26 @@ export function locateTargets(
     get failure() {
       return targets.failure;
     },
+  };
+}
+
+/**
+ * RFC 3263 §4.1/§4.2: an IP address with a transport and a port is its own only target; undefined
+ * when a lookup or a default is involved (left to the resolver).
+ */
+function numericTarget(
+  input: SipUri | TargetSpec,
+  tls: { domain?: string; sipDomain?: string },
+): SendTarget | undefined {
+  const spec = 'kind' in input ? targetSpecOf(input) : input;
+  if ('kind' in spec || spec.transport === undefined || spec.port === undefined) return undefined;
+  if (isIP(spec.host) === 0) return undefined;
+  return {
+    proto: spec.transport,
+    address: spec.host.toLowerCase(),
+    port: spec.port,
+    serverName: undefined,
+    tlsDomain: tls.domain,
+    sipDomain: tls.sipDomain,
   };
 }

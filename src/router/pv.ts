@@ -15,8 +15,13 @@ export interface PvSpec<C> {
 /** `$name` or `$name(arg)`; names are letters, digits and underscores, as in the seeds. */
 const PV_TOKEN = /\$([A-Za-z_][A-Za-z0-9_]*)(?:\(([^()]*)\))?/g;
 
+/** Most expressions whose parse `get` remembers. */
+const MAX_PARSED = 1024;
+
 export class PvRegistry<C> {
   private readonly specs = new Map<string, PvSpec<C>>();
+  /** `get`'s expressions, parsed: the same few strings come with every message. */
+  private readonly parsed = new Map<string, { name: string; arg: string | undefined }>();
 
   register(...specs: PvSpec<C>[]): void {
     for (const spec of specs) {
@@ -31,11 +36,19 @@ export class PvRegistry<C> {
 
   /** Reads `$name` or `$name(arg)`; throws for an unknown name (a script bug, not input). */
   get(ctx: C, expr: string): PvValue {
-    PV_TOKEN.lastIndex = 0;
-    const m = PV_TOKEN.exec(expr.trim());
-    if (!m || m[0].length !== expr.trim().length)
-      throw new Error(`"${expr}" is not a pseudo-variable (expected $name or $name(arg))`);
-    return this.read(ctx, m[1]!, m[2]);
+    let ref = this.parsed.get(expr);
+    if (ref === undefined) {
+      PV_TOKEN.lastIndex = 0;
+      const m = PV_TOKEN.exec(expr.trim());
+      if (!m || m[0].length !== expr.trim().length)
+        throw new Error(`"${expr}" is not a pseudo-variable (expected $name or $name(arg))`);
+      ref = { name: m[1]!, arg: m[2] };
+      // Scripts name their variables in constants: a few entries serve every message. Bounded all
+      // the same, for scripts that build expressions from message content.
+      if (this.parsed.size >= MAX_PARSED) this.parsed.clear();
+      this.parsed.set(expr, ref);
+    }
+    return this.read(ctx, ref.name, ref.arg);
   }
 
   /** Replaces every known `$var` in a template; an unset value becomes `<null>` as in OpenSIPS. */

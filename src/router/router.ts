@@ -106,62 +106,82 @@ export class Router {
     };
   }
 
-  /** Entry point for every framed message; never throws. */
+  /**
+   * Entry point for every framed message; never throws. The work is synchronous as far as it can
+   * be: a promise (and its handlers) is made only when a step really waits, such as a script that
+   * awaits, or a send whose outcome must be logged.
+   */
   handle(inbound: Inbound): void {
-    this.process(inbound).catch((err: unknown) =>
-      this.log.error(
-        { err: errorText(err), remote: inbound.remote, proto: inbound.proto },
-        'message processing failed',
-      ),
+    try {
+      const pending = this.process(inbound);
+      if (pending) pending.catch((err: unknown) => this.processingFailed(err, inbound));
+    } catch (err) {
+      this.processingFailed(err, inbound);
+    }
+  }
+
+  private processingFailed(err: unknown, inbound: Inbound): void {
+    this.log.error(
+      { err: errorText(err), remote: inbound.remote, proto: inbound.proto },
+      'message processing failed',
     );
   }
 
-  private async process(inbound: Inbound): Promise<void> {
+  private process(inbound: Inbound): Promise<unknown> | undefined {
     const parsed = parseMessage(inbound.data, this.options.limits, { stream: inbound.proto !== 'udp' });
     if (!parsed.ok) {
       const peer = { remote: inbound.remote, proto: inbound.proto, reason: parsed.error.reason };
       if (parsed.replyable) {
         this.log.info(peer, 'malformed request answered with 400');
-        await this.core.replyToSource(inbound, createParseErrorResponse(parsed.replyable, parsed.error));
-      } else {
-        this.log.info(peer, 'malformed message dropped');
+        return this.core.replyToSource(inbound, createParseErrorResponse(parsed.replyable, parsed.error));
       }
-      return;
+      this.log.info(peer, 'malformed message dropped');
+      return undefined;
     }
     const msg = parsed.message;
-    if (msg.isRequest) await this.onRequest(msg, inbound);
-    else await this.onReply(msg, inbound);
+    return msg.isRequest ? this.onRequest(msg, inbound) : this.onReply(msg, inbound);
   }
 
-  private async onRequest(req: SipRequest, inbound: Inbound): Promise<void> {
+  private onRequest(req: SipRequest, inbound: Inbound): Promise<unknown> | undefined {
     this.stampVia(req, inbound);
     // Retransmissions, ACKs for our non-2xx answers and CANCELs of relayed INVITEs end here.
-    if (this.tm.handleRequest(req, inbound) || this.core.isAckForOurReply(req)) return;
+    if (this.tm.handleRequest(req, inbound) || this.core.isAckForOurReply(req)) return undefined;
     const ctx = new RequestContext(req, inbound, this.services);
+    let result: void | Promise<unknown>;
     try {
-      await this.script.request(ctx);
+      result = this.script.request(ctx);
     } catch (err) {
-      this.log.error(
-        { err: errorText(err), method: req.method, callId: req.callId },
-        'routing script failed',
-      );
-      if (ctx.outcome === undefined && req.method !== 'ACK') await ctx.reply(500, 'Server Internal Error');
+      return this.scriptFailed(err, req, ctx);
     }
+    return isPromise(result) ? result.catch((err: unknown) => this.scriptFailed(err, req, ctx)) : undefined;
   }
 
-  private async onReply(res: SipResponse, inbound: Inbound): Promise<void> {
-    if (this.script.reply) {
-      const ctx = new ReplyContext(res, inbound, this.services);
-      await this.script.reply(ctx);
-      if (ctx.outcome === 'dropped') return;
+  private scriptFailed(err: unknown, req: SipRequest, ctx: RequestContext): Promise<void> | undefined {
+    this.log.error({ err: errorText(err), method: req.method, callId: req.callId }, 'routing script failed');
+    if (ctx.outcome === undefined && req.method !== 'ACK') return ctx.reply(500, 'Server Internal Error');
+    return undefined;
+  }
+
+  private onReply(res: SipResponse, inbound: Inbound): Promise<unknown> | undefined {
+    if (!this.script.reply) return this.relayReply(res);
+    const ctx = new ReplyContext(res, inbound, this.services);
+    const result = this.script.reply(ctx);
+    if (isPromise(result)) {
+      return result.then(() => (ctx.outcome === 'dropped' ? undefined : this.relayReply(res)));
     }
-    if (this.tm.handleResponse(res)) return;
-    if (!(await this.core.forwardResponse(res))) {
-      this.log.debug(
-        { status: res.status, callId: res.callId },
-        'reply not for us (top Via is not ours); dropped',
-      );
-    }
+    return ctx.outcome === 'dropped' ? undefined : this.relayReply(res);
+  }
+
+  /** Replies of our transactions stay in the tm layer; the others go on along their Via. */
+  private relayReply(res: SipResponse): Promise<unknown> | undefined {
+    if (this.tm.handleResponse(res)) return undefined;
+    const sending = this.core.forwardResponse(res);
+    if (sending) return sending;
+    this.log.debug(
+      { status: res.status, callId: res.callId },
+      'reply not for us (top Via is not ours); dropped',
+    );
+    return undefined;
   }
 
   /**
@@ -196,6 +216,10 @@ export class Router {
       });
     }
   }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
 
 function errorText(err: unknown): string {

@@ -6,10 +6,13 @@ import type { Endpoint } from '../transport/types.js';
 export interface Script {
   /** Shown in logs and the startup banner. */
   name?: string;
-  /** Runs for every request received (OpenSIPS/Kamailio `route {}`). */
-  request(ctx: RequestContext): void | Promise<void>;
+  /**
+   * Runs for every request received (OpenSIPS/Kamailio `route {}`). May return the promise of an
+   * action (`return ctx.relay()`): a rejection counts as the script failing, its value is ignored.
+   */
+  request(ctx: RequestContext): void | Promise<unknown>;
   /** Runs for every reply received before it is relayed (`onreply_route`); ctx.drop() stops it. */
-  reply?(ctx: ReplyContext): void | Promise<void>;
+  reply?(ctx: ReplyContext): void | Promise<unknown>;
   /**
    * Runs when an outbound TLS connection is up, before any message is written on it (Kamailio
    * event_route[tls:connection-out]); ctx.drop() closes it and the sends waiting for it fail.

@@ -42,11 +42,22 @@ export class StatelessCore {
     private readonly resolver: SipResolver = new SipResolver({ tlsPort }),
   ) {}
 
-  /** Sends a locally generated response to the request that arrived as `inbound`. */
-  async reply(inbound: Inbound, response: SipResponse): Promise<void> {
-    const via = response.topVia();
-    if (!via) throw new Error('the request has no Via to answer to');
-    await this.transport.send(await this.viaTarget(via, inbound), serializeMessage(response));
+  /**
+   * Sends a locally generated response to the request that arrived as `inbound`; settles when the
+   * transport has it (rejects with the reason it could not). Synchronous up to the transport when
+   * the Via names an address, as it nearly always does: no promise of its own per reply.
+   */
+  reply(inbound: Inbound, response: SipResponse): Promise<unknown> {
+    try {
+      const via = response.topVia();
+      if (!via) throw new Error('the request has no Via to answer to');
+      const data = serializeMessage(response);
+      const target = this.viaTargetNow(via, inbound);
+      if (target) return this.transport.send(target, data);
+      return this.viaTarget(via, inbound).then((t) => this.transport.send(t, data));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /**
@@ -113,13 +124,19 @@ export class StatelessCore {
     return req.method === 'ACK' && (req.to().tag?.startsWith(this.replyTagPrefix) ?? false);
   }
 
-  /** Relays a reply whose top Via is ours to the next Via; returns false if it is not for us. */
-  async forwardResponse(res: SipResponse): Promise<boolean> {
+  /**
+   * Relays a reply whose top Via is ours to the next Via: returns the send (settled when the
+   * transport has it), or false when the reply is not for us.
+   */
+  forwardResponse(res: SipResponse): Promise<unknown> | false {
     const vias = res.vias();
     if (vias.length < 2 || !this.isOurVia(vias[0]!)) return false;
+    const next = vias[1]!;
     res.removeFirstHeaderValue('Via');
-    await this.transport.send(await this.viaTarget(vias[1]!, undefined), serializeMessage(res));
-    return true;
+    const data = serializeMessage(res);
+    const target = this.viaTargetNow(next, undefined);
+    if (target) return this.transport.send(target, data);
+    return this.viaTarget(next, undefined).then((t) => this.transport.send(t, data));
   }
 
   isOurVia(via: Via): boolean {
@@ -146,6 +163,26 @@ export class StatelessCore {
 
   /** RFC 3261 §18.2.2 + RFC 3581: where a response to this Via goes. */
   private async viaTarget(via: Via, inbound: Inbound | undefined): Promise<SendTarget> {
+    const { proto, host, port } = this.viaDestination(via);
+    const target = await toTarget({ proto, host, port });
+    // Reliable transports answer on the connection the request came in on while it is open.
+    if (inbound?.connectionId !== undefined) target.connectionId = inbound.connectionId;
+    return target;
+  }
+
+  /** `viaTarget` without a promise when the Via names an address (no lookup); undefined otherwise. */
+  private viaTargetNow(via: Via, inbound: Inbound | undefined): SendTarget | undefined {
+    const { proto, host, port } = this.viaDestination(via);
+    // `received` is an address (bracketed IPv6 aside, left to toTarget as before); sent-by is one
+    // unless its kind says it is a name.
+    const received = via.received;
+    if (received === undefined ? via.hostKind === 'name' : received.charCodeAt(0) === 91) return undefined;
+    const target: SendTarget = { proto, address: host, port, serverName: undefined };
+    if (inbound?.connectionId !== undefined) target.connectionId = inbound.connectionId;
+    return target;
+  }
+
+  private viaDestination(via: Via): { proto: Proto; host: string; port: number } {
     const proto = via.transport.toLowerCase() as Proto;
     if (proto !== 'udp' && proto !== 'tcp' && proto !== 'tls') {
       throw new Error(`cannot answer over Via transport ${via.transport}`);
@@ -153,10 +190,7 @@ export class StatelessCore {
     const host = via.received ?? via.host;
     const rport = typeof via.rport === 'number' ? via.rport : undefined;
     const port = rport ?? via.port ?? (proto === 'tls' ? this.tlsPort : SIP_PORT);
-    const target = await toTarget({ proto, host, port });
-    // Reliable transports answer on the connection the request came in on while it is open.
-    if (inbound?.connectionId !== undefined) target.connectionId = inbound.connectionId;
-    return target;
+    return { proto, host, port };
   }
 }
 

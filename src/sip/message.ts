@@ -47,8 +47,20 @@ abstract class SipMessageBase {
    * was not valid UTF-8 (latin1 maps bytes to characters one to one, so such junk is forwarded intact).
    */
   rawEncoding: 'utf8' | 'latin1' = 'utf8';
-  /** Parse results by header key, dropped whenever lines with that key change. */
-  readonly #cache = new Map<string, Result<unknown>>();
+  // Parse results by header key, dropped whenever lines with that key change: a slot per header a
+  // proxy reads on every message (a Map per message, grown entry by entry, cost more than the
+  // lookups it served), and a Map for any other key.
+  #via: Result<unknown> | undefined;
+  #from: Result<unknown> | undefined;
+  #to: Result<unknown> | undefined;
+  #callId: Result<unknown> | undefined;
+  #cseq: Result<unknown> | undefined;
+  #maxForwardsResult: Result<unknown> | undefined;
+  #route: Result<unknown> | undefined;
+  #recordRoute: Result<unknown> | undefined;
+  #contact: Result<unknown> | undefined;
+  #requestUri: Result<unknown> | undefined;
+  #other: Map<string, Result<unknown>> | undefined;
 
   constructor(
     protected readonly lines: HeaderLine[],
@@ -134,15 +146,19 @@ abstract class SipMessageBase {
     const index = this.lines.findIndex((h) => h.key === key);
     const line = this.lines[index];
     if (!line) return undefined;
-    // The parsed Vias stay valid minus the first: replies pop ours and are then routed by the next.
-    const vias = key === 'via' ? this.cached<Via[]>(key) : undefined;
+    // The parsed Vias (Routes) stay valid minus the first: replies pop ours and are then routed by
+    // the next; loose routing pops our Route entries and reads the next.
+    const parsed = key === 'via' || key === 'route' ? this.cached<unknown[]>(key) : undefined;
     this.invalidate(key);
     const comma = isMultiValuedHeader(key) ? findValueSeparator(line.value) : -1;
     const rest = comma === -1 ? '' : trimWsp(line.value.slice(comma + 1));
     if (rest.length === 0) this.lines.splice(index, 1);
     else this.lines[index] = headerLine(line.name, rest);
-    if (vias?.ok && vias.value.length > 1) this.cache(key, ok(vias.value.slice(1)));
-    return trimWsp(comma === -1 ? line.value : line.value.slice(0, comma));
+    const removed = trimWsp(comma === -1 ? line.value : line.value.slice(0, comma));
+    // An empty element (`Via: , x`) was never a parsed value: then the cache is not kept.
+    if (parsed?.ok && parsed.value.length > 1 && removed.length > 0)
+      this.cache(key, ok(parsed.value.slice(1)));
+    return removed;
   }
 
   /** All Via values, top first. Validated by `parseMessage`; throws SipHeaderError only if code broke them. */
@@ -209,15 +225,19 @@ abstract class SipMessageBase {
    * Request-URI and a CSeq method equal to the request method. Results stay cached for the accessors.
    */
   validate(): SipParseError | undefined {
-    const results = [
-      this.#vias(),
-      this.#nameAddr('from'),
-      this.#nameAddr('to'),
-      this.#single('call-id', parseCallId),
-      this.#single('cseq', parseCSeq),
-      this.#maxForwards(),
-    ];
-    for (const result of results) if (!result.ok) return result.error;
+    // In order, the first failure wins; all are parsed (and cached) as before, without an array.
+    const vias = this.#vias();
+    const from = this.#nameAddr('from');
+    const to = this.#nameAddr('to');
+    const callId = this.#single('call-id', parseCallId);
+    const cseq = this.#single('cseq', parseCSeq);
+    const maxForwards = this.#maxForwards();
+    if (!vias.ok) return vias.error;
+    if (!from.ok) return from.error;
+    if (!to.ok) return to.error;
+    if (!callId.ok) return callId.error;
+    if (!cseq.ok) return cseq.error;
+    if (!maxForwards.ok) return maxForwards.error;
     return undefined;
   }
 
@@ -226,16 +246,77 @@ abstract class SipMessageBase {
 
   /** The cached parse of `key`, if computed since its lines last changed. */
   protected cached<T>(key: string): Result<T> | undefined {
-    return this.#cache.get(key) as Result<T> | undefined;
+    switch (key) {
+      case 'via':
+        return this.#via as Result<T> | undefined;
+      case 'from':
+        return this.#from as Result<T> | undefined;
+      case 'to':
+        return this.#to as Result<T> | undefined;
+      case 'call-id':
+        return this.#callId as Result<T> | undefined;
+      case 'cseq':
+        return this.#cseq as Result<T> | undefined;
+      case 'max-forwards':
+        return this.#maxForwardsResult as Result<T> | undefined;
+      case 'route':
+        return this.#route as Result<T> | undefined;
+      case 'record-route':
+        return this.#recordRoute as Result<T> | undefined;
+      case 'contact':
+        return this.#contact as Result<T> | undefined;
+      case REQUEST_URI_KEY:
+        return this.#requestUri as Result<T> | undefined;
+      default:
+        return this.#other?.get(key) as Result<T> | undefined;
+    }
   }
 
   protected cache<T>(key: string, result: Result<T>): Result<T> {
-    this.#cache.set(key, result);
+    this.#store(key, result);
     return result;
   }
 
   protected invalidate(key: string): void {
-    this.#cache.delete(key);
+    this.#store(key, undefined);
+  }
+
+  #store(key: string, result: Result<unknown> | undefined): void {
+    switch (key) {
+      case 'via':
+        this.#via = result;
+        return;
+      case 'from':
+        this.#from = result;
+        return;
+      case 'to':
+        this.#to = result;
+        return;
+      case 'call-id':
+        this.#callId = result;
+        return;
+      case 'cseq':
+        this.#cseq = result;
+        return;
+      case 'max-forwards':
+        this.#maxForwardsResult = result;
+        return;
+      case 'route':
+        this.#route = result;
+        return;
+      case 'record-route':
+        this.#recordRoute = result;
+        return;
+      case 'contact':
+        this.#contact = result;
+        return;
+      case REQUEST_URI_KEY:
+        this.#requestUri = result;
+        return;
+      default:
+        if (result === undefined) this.#other?.delete(key);
+        else (this.#other ??= new Map()).set(key, result);
+    }
   }
 
   #parseContacts(): Result<ContactList> {
@@ -251,14 +332,24 @@ abstract class SipMessageBase {
   }
 
   #parseVias(): Result<Via[]> {
-    const values = this.getHeaders('via');
-    if (values.length === 0) return fail('missing-header', 'missing mandatory header Via');
+    // getHeaders('via') without its arrays: every value of every Via line, split on commas.
     const vias: Via[] = [];
-    for (const value of values) {
-      const via = parseVia(value);
-      if (!via.ok) return via;
-      vias.push(via.value);
+    for (const h of this.lines) {
+      if (h.key !== 'via') continue;
+      const value = h.value;
+      for (let start = 0; ;) {
+        const comma = findValueSeparator(value, start);
+        const part = trimWsp(comma === -1 ? value.slice(start) : value.slice(start, comma));
+        if (part.length > 0) {
+          const via = parseVia(part);
+          if (!via.ok) return via;
+          vias.push(via.value);
+        }
+        if (comma === -1) break;
+        start = comma + 1;
+      }
     }
+    if (vias.length === 0) return fail('missing-header', 'missing mandatory header Via');
     return ok(vias);
   }
 

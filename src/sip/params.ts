@@ -63,14 +63,43 @@ export class Params implements Iterable<Param> {
   }
 
   private indexOf(name: string): number {
-    for (let i = 0; i < this.list.length; i++) if (this.list[i]?.name === name) return i;
-    const lower = name.toLowerCase();
-    for (let i = 0; i < this.list.length; i++) {
-      const p = this.list[i];
-      if (p && p.name.length === lower.length && p.name.toLowerCase() === lower) return i;
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) if (list[i]!.name === name) return i;
+    // Then ignoring case, without lower-casing copies: most lookups are for absent names (rport,
+    // received, maddr...), which would otherwise allocate on every message.
+    let lower: string | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i]!.name;
+      const same = asciiEqualIgnoringCase(p, name);
+      if (same === 1) return i;
+      if (same === -1) {
+        lower ??= name.toLowerCase();
+        if (p.length === lower.length && p.toLowerCase() === lower) return i;
+      }
     }
     return -1;
   }
+}
+
+/**
+ * Whether two names are equal up to the case of ASCII letters: 1 yes, 0 no, -1 when a non-ASCII
+ * character makes it a question for toLowerCase (whose result may differ in length).
+ */
+function asciiEqualIgnoringCase(a: string, b: string): 1 | 0 | -1 {
+  if (a.length !== b.length) return hasNonAscii(a) || hasNonAscii(b) ? -1 : 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y && x < 128) continue;
+    if (x >= 128 || y >= 128) return -1;
+    if ((x >= 65 && x <= 90 ? x | 0x20 : x) !== (y >= 65 && y <= 90 ? y | 0x20 : y)) return 0;
+  }
+  return 1;
+}
+
+function hasNonAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 128) return true;
+  return false;
 }
 
 /**

@@ -129,7 +129,7 @@ function parse(data: Buffer, limits: SipLimits, stream: boolean): ParseResult {
  */
 function parseStartLine(line: string): Result<StartLine> {
   const bad = (what: string) => fail<StartLine>('bad-start-line', `${what}: ${excerpt(line, 80)}`);
-  if (/^SIP\//i.test(line)) {
+  if (startsWithSipSlash(line)) {
     const match = /^(SIP\/\d+\.\d+) (\d{3})(?: (.*))?$/i.exec(line);
     if (!match) return bad('malformed status line');
     const status = Number(match[2]);
@@ -147,8 +147,19 @@ function parseStartLine(line: string): Result<StartLine> {
   const version = line.slice(last + 1);
   if (!isToken(method)) return bad('bad method');
   if (uri.length === 0 || uri.includes(' ')) return bad('bad Request-URI spacing');
-  if (!/^SIP\/\d+\.\d+$/i.test(version)) return bad('bad protocol version');
+  if (version !== SIP_VERSION && !/^SIP\/\d+\.\d+$/i.test(version)) return bad('bad protocol version');
   return { ok: true, value: { isRequest: true, method, uri, version: normalizeVersion(version) } };
+}
+
+/** `SIP/` in any case at the start (a status line), without a regular expression per message. */
+function startsWithSipSlash(line: string): boolean {
+  return (
+    line.length >= 4 &&
+    (line.charCodeAt(0) | 0x20) === 115 /* s */ &&
+    (line.charCodeAt(1) | 0x20) === 105 /* i */ &&
+    (line.charCodeAt(2) | 0x20) === 112 /* p */ &&
+    line.charCodeAt(3) === 47 /* / */
+  );
 }
 
 /** `sip/2.0` is legal (ABNF literals are case-insensitive): stored, and sent on, as `SIP/2.0`. */

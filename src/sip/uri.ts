@@ -105,11 +105,16 @@ function percentEncode(text: string, allowed: Uint8Array): string {
   return out;
 }
 
-/** Checks a raw component against its character set and decodes it. */
-function decodeComponent(raw: string, allowed: Uint8Array, what: string): Result<string> {
-  if (!allIn(raw, allowed)) return fail('bad-uri', `illegal character in ${what} ${excerpt(raw)}`);
+/**
+ * Checks a raw component against its character set and decodes it. `what` and `part` name it in
+ * errors (joined only then: this runs for every URI part of every message).
+ */
+function decodeComponent(raw: string, allowed: Uint8Array, what: string, part = ''): Result<string> {
+  if (!allIn(raw, allowed)) return fail('bad-uri', `illegal character in ${what}${part} ${excerpt(raw)}`);
   const decoded = percentDecode(raw);
-  return decoded === undefined ? fail('bad-uri', `bad %-escape in ${what} ${excerpt(raw)}`) : ok(decoded);
+  return decoded === undefined
+    ? fail('bad-uri', `bad %-escape in ${what}${part} ${excerpt(raw)}`)
+    : ok(decoded);
 }
 
 /** `name[=value]` items separated by `separator`, each part checked and decoded. */
@@ -117,14 +122,14 @@ function parseUriParams(text: string, separator: string, allowed: Uint8Array, wh
   const params: Param[] = [];
   for (const item of text.split(separator)) {
     const eq = item.indexOf('=');
-    const name = decodeComponent(eq === -1 ? item : item.slice(0, eq), allowed, `${what} name`);
+    const name = decodeComponent(eq === -1 ? item : item.slice(0, eq), allowed, what, ' name');
     if (!name.ok) return name;
     if (name.value.length === 0) return fail('bad-uri', `empty ${what} name in ${excerpt(text)}`);
     if (eq === -1) {
       params.push({ name: name.value, value: null });
       continue;
     }
-    const value = decodeComponent(item.slice(eq + 1), allowed, `${what} value`);
+    const value = decodeComponent(item.slice(eq + 1), allowed, what, ' value');
     if (!value.ok) return value;
     params.push({ name: name.value, value: value.value });
   }
@@ -133,16 +138,24 @@ function parseUriParams(text: string, separator: string, allowed: Uint8Array, wh
 
 export function parseUri(text: string): Result<Uri> {
   const colon = text.indexOf(':');
-  if (colon <= 0 || !SCHEME.test(text.slice(0, colon)))
+  // The usual lower-case `sip`/`sips` is recognised without slicing and matching the scheme.
+  const common =
+    colon === 3 ? isLowerSip(text) : colon === 4 && isLowerSip(text) && text.charCodeAt(3) === 115;
+  if (!common && (colon <= 0 || !SCHEME.test(text.slice(0, colon))))
     return fail('bad-uri', `no URI scheme in ${excerpt(text)}`);
   if (SPACE_OR_CONTROL.test(text))
     return fail('bad-uri', `whitespace or control character in URI ${excerpt(text)}`);
-  const scheme = text.slice(0, colon).toLowerCase();
+  const scheme = common ? (colon === 3 ? 'sip' : 'sips') : text.slice(0, colon).toLowerCase();
   const rest = text.slice(colon + 1);
   if (rest.length === 0) return fail('bad-uri', `empty ${scheme} URI`);
   if (scheme === 'sip' || scheme === 'sips') return parseSipUri(scheme, rest);
   if (scheme === 'tel') return parseTelUri(rest);
   return ok({ kind: 'other', scheme, opaque: rest });
+}
+
+/** `text` starts with `sip` in lower case. */
+function isLowerSip(text: string): boolean {
+  return text.charCodeAt(0) === 115 && text.charCodeAt(1) === 105 && text.charCodeAt(2) === 112;
 }
 
 function parseSipUri(scheme: 'sip' | 'sips', rest: string): Result<Uri> {
@@ -174,17 +187,22 @@ function parseSipUri(scheme: 'sip' | 'sips', rest: string): Result<Uri> {
   if (!hostPort.ok) return wrapError('bad-uri', `${scheme} URI`, hostPort.error);
   const question = rest.indexOf('?', hostEnd);
   const paramsEnd = question === -1 ? rest.length : question;
-  let params = new Params();
+  // Each Params is made once: the parsed one, or an empty one when there is nothing to parse.
+  let params: Params;
   if (hostEnd < paramsEnd) {
     const parsed = parseUriParams(rest.slice(hostEnd + 1, paramsEnd), ';', PARAM_INPUT, 'URI parameter');
     if (!parsed.ok) return parsed;
     params = parsed.value;
+  } else {
+    params = new Params();
   }
-  let headers = new Params();
+  let headers: Params;
   if (question !== -1) {
     const parsed = parseUriParams(rest.slice(question + 1), '&', HEADER_INPUT, 'URI header');
     if (!parsed.ok) return parsed;
     headers = parsed.value;
+  } else {
+    headers = new Params();
   }
   const { host, hostKind, port } = hostPort.value;
   return ok({ kind: 'sip', scheme, user, password, host, hostKind, port, params, headers });

@@ -8,6 +8,8 @@ import type { TimerValues } from './config.js';
 import { errorText } from './text.js';
 import { doubled, TimerSet } from './timers.js';
 
+const RELEASED = Buffer.alloc(0);
+
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
 
 /** Where a client transaction reports to: the branch of a relay. */
@@ -38,13 +40,13 @@ export class ClientTransaction {
   constructor(
     readonly key: string,
     readonly method: string,
-    private readonly data: Buffer,
+    private data: Buffer,
     private readonly target: SendTarget,
     private readonly times: TimerValues,
     private readonly host: ClientHost,
     private readonly owner: ClientOwner,
     /** Builds the ACK of a non-2xx final response (INVITE only). */
-    private readonly buildAck?: (res: SipResponse) => Buffer,
+    private buildAck?: (res: SipResponse) => Buffer,
   ) {
     this.invite = method === 'INVITE';
     this.state = this.invite ? 'calling' : 'trying';
@@ -65,20 +67,30 @@ export class ClientTransaction {
    * Sends the request and arms the timers. Resolves to why it could not be sent, the transaction
    * then being over: the owner decides whether another target is tried (RFC 3263 §4.3).
    */
-  async start(): Promise<string | undefined> {
+  start(): Promise<string | undefined> {
     if (!this.reliable) this.timers.set(this.invite ? 'A' : 'E', this.interval, () => this.retransmit());
     this.timers.set(this.invite ? 'B' : 'F', this.invite ? this.times.b : this.times.f, () => {
       if (this.state !== 'calling' && this.state !== 'trying' && this.state !== 'proceeding') return;
       this.terminate();
       this.owner.timeout();
     });
+    // One promise from the transport, two handlers: no async function around it per request.
+    let sending: Promise<SentFrom>;
     try {
-      this.sentFrom = await this.host.send(this.target, this.data);
-      return undefined;
+      sending = this.host.send(this.target, this.data);
     } catch (err) {
-      this.terminate();
-      return errorText(err);
+      sending = Promise.reject(err as Error);
     }
+    return sending.then(
+      (sentFrom) => {
+        this.sentFrom = sentFrom;
+        return undefined;
+      },
+      (err: unknown) => {
+        this.terminate();
+        return errorText(err);
+      },
+    );
   }
 
   receive(res: SipResponse): void {
@@ -92,6 +104,10 @@ export class ClientTransaction {
         } else if (status < 300 && this.invite) {
           this.state = 'accepted';
           this.stopRetransmitting();
+          // Timer M keeps the transaction for 64*T1, only to pass on 2xx retransmissions: the request
+          // (never sent again) and the ACK builder (for non-2xx) need not stay in memory that long.
+          this.data = RELEASED;
+          this.buildAck = undefined;
           this.timers.set('M', this.times.m, () => this.terminate());
         } else {
           this.complete(res);

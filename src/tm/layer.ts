@@ -24,7 +24,7 @@ export interface TransportPort {
 /** The stateless path (the router's StatelessCore satisfies it). */
 export interface StatelessPort {
   /** Sends a response along the Via of the request that came in as `inbound`. */
-  reply(inbound: Inbound, response: SipResponse): Promise<void>;
+  reply(inbound: Inbound, response: SipResponse): Promise<unknown>;
   /** Forwards a request without a transaction (ACK for a 2xx, unknown CANCEL). */
   forwardRequest(req: SipRequest, dest: string | undefined, tls?: TlsChoice): Promise<void>;
 }
@@ -174,6 +174,11 @@ export class TransactionLayer {
     // §16.2: the upstream retransmits until it hears from us, and a relayed INVITE takes a while.
     if (server.invite && this.settings.auto100Trying) server.respond(server.localResponse(100));
     const relay = new Relay(server, this.relayHost);
+    if (plans.length === 1) {
+      // The usual single destination: one branch, without Promise.all's arrays and promises.
+      const branch = await relay.addBranch(destinations[0], options, plans[0]);
+      return { sent: branch.sent, branches: [branch] };
+    }
     const branches = await Promise.all(
       plans.map((plan, i) => relay.addBranch(destinations[i], options, plan)),
     );

@@ -4,7 +4,7 @@
 // unless the script's failure hook (OpenSIPS failure_route) sends the request somewhere else first.
 // Branches end locally too: 408 when timer B, F or C fires, 503 when the transport cannot send,
 // 487 when a cancelled branch never answers.
-import { type SipRequest, type SipResponse } from '../sip/index.js';
+import { serializeForwarded, type SipRequest, type SipResponse } from '../sip/index.js';
 import { hostPort, type Proto } from '../transport/listen-spec.js';
 import type { Endpoint, Inbound, SendTarget } from '../transport/types.js';
 import type { Destination } from '../router/destination.js';
@@ -250,23 +250,38 @@ export class Relay implements ServerOwner {
   }
 
   /** Sends the branch's request to one target; resolves to why it could not be sent. */
-  private async attempt(branch: Branch, target: SendTarget): Promise<string | undefined> {
+  private attempt(branch: Branch, target: SendTarget): Promise<string | undefined> {
+    try {
+      return this.startAttempt(branch, target);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  private startAttempt(branch: Branch, target: SendTarget): Promise<string | undefined> {
     branch.id = newBranch();
     branch.destination = `${target.proto}:${hostPort(target.address, target.port)}`;
     const local = this.host.localFor(target.proto, target.address);
-    if (!local) return `no ${target.proto} listener to send from`;
+    if (!local) return Promise.resolve(`no ${target.proto} listener to send from`);
     const via = `SIP/2.0/${target.proto.toUpperCase()} ${hostPort(local.address, local.port)};branch=${branch.id};rport`;
     const recordRoutes = this.recordRoute?.({ proto: target.proto, ...local }) ?? [];
-    const { data, sent } = serializeForBranch(this.server.request, via, recordRoutes);
-    branch.sent = sent;
     const method = this.server.request.method;
+    let data: Buffer;
+    let sent: SentRequest | undefined;
+    if (method === 'INVITE') {
+      ({ data, sent } = serializeForBranch(this.server.request, via, recordRoutes));
+    } else {
+      // Only an INVITE branch builds an ACK or CANCEL from what it sent.
+      data = serializeForwarded(this.server.request, via, recordRoutes);
+    }
+    branch.sent = sent;
     const owner: ClientOwner = {
       response: (res) => this.onResponse(branch, res),
       timeout: () =>
         this.endBranch(branch, this.cancelled ? 487 : 408, `no final response from ${branch.destination}`),
       transportError: (reason) => this.endBranch(branch, 503, reason),
     };
-    const ack = method === 'INVITE' ? (res: SipResponse) => buildAck(sent, res) : undefined;
+    const ack = sent ? (res: SipResponse) => buildAck(sent, res) : undefined;
     branch.tx = this.host.client(branch.id, method, data, target, owner, ack);
     // Once per relayed request: build the fields only when debug logging is on.
     if (this.host.log.isLevelEnabled('debug')) {

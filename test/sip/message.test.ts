@@ -206,6 +206,36 @@ describe('header access', () => {
     assert.equal(req.removeFirstHeaderValue('Via'), undefined);
   });
 
+  test('removeFirstHeaderValue keeps the parsed Routes minus the first, as a fresh parse reads them', () => {
+    const req = parseRequest(
+      request('BYE sip:x@example.com SIP/2.0', [
+        'Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>',
+        'Route: , <sip:p3.example.com;lr>',
+      ]),
+    );
+    const hosts = () => {
+      const routes = req.routes();
+      assert.ok(routes.ok);
+      return routes.value.map((r) => (r.uri as SipUri).host);
+    };
+    const fresh = () => {
+      const copy = parseRequest(serializeMessage(req).toString());
+      const routes = copy.routes();
+      assert.ok(routes.ok);
+      return routes.value.map((r) => (r.uri as SipUri).host);
+    };
+    assert.deepEqual(hosts(), ['p1.example.com', 'p2.example.com', 'p3.example.com']);
+    assert.equal(req.removeFirstHeaderValue('Route'), '<sip:p1.example.com;lr>');
+    assert.deepEqual(hosts(), ['p2.example.com', 'p3.example.com']);
+    assert.deepEqual(hosts(), fresh());
+    assert.equal(req.removeFirstHeaderValue('Route'), '<sip:p2.example.com;lr>');
+    assert.deepEqual(hosts(), fresh());
+    // The empty element of `Route: , <...>` goes first, and was never among the parsed values.
+    assert.equal(req.removeFirstHeaderValue('Route'), '');
+    assert.deepEqual(hosts(), ['p3.example.com']);
+    assert.deepEqual(hosts(), fresh());
+  });
+
   test('removeFirstHeaderValue on a single-valued header removes the line', () => {
     const req = parseRequest(request('OPTIONS sip:x@example.com SIP/2.0', ['Subject: a, b']));
     assert.equal(req.removeFirstHeaderValue('Subject'), 'a, b');

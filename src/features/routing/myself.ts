@@ -29,18 +29,26 @@ export function parseAlias(text: string): Alias {
   return { host: normalizeHost(m[1]!), port };
 }
 
-const normalizeHost = (h: string) => h.replace(/^\[|\]$/g, '').toLowerCase();
+/** Without the brackets of an IPv6 reference, in lower case. A loop, not a regular expression: it runs per message. */
+function normalizeHost(h: string): string {
+  const start = h.charCodeAt(0) === 91 /* [ */ ? 1 : 0;
+  const end = h.length > start && h.charCodeAt(h.length - 1) === 93 /* ] */ ? h.length - 1 : h.length;
+  return (start === 0 && end === h.length ? h : h.slice(start, end)).toLowerCase();
+}
 const isWildcard = (a: string) => a === '0.0.0.0' || a === '::';
 
 export class Myself {
   /** Addresses of this host's interfaces: what a wildcard listener (0.0.0.0, ::) answers on. */
   private readonly hostAddresses: ReadonlySet<string>;
+  /** The sockets' addresses, normalised once. */
+  private readonly socketHosts: readonly string[];
 
   constructor(
     private readonly sockets: readonly LocalSocket[],
     private readonly aliases: readonly Alias[] = [],
     private readonly tlsPort = 5061,
   ) {
+    this.socketHosts = sockets.map((s) => normalizeHost(s.address));
     this.hostAddresses = new Set(
       Object.values(networkInterfaces())
         .flat()
@@ -53,14 +61,15 @@ export class Myself {
   isMyselfHost(host: string, port: number | undefined, secure = false): boolean {
     const h = normalizeHost(host);
     const effectivePort = port ?? (secure ? this.tlsPort : SIP_PORT);
-    if (this.aliases.some((a) => a.host === h && (a.port === undefined || a.port === effectivePort)))
-      return true;
-    return this.sockets.some(
-      (s) =>
-        s.port === effectivePort &&
-        (normalizeHost(s.address) === h ||
-          (isWildcard(s.address) && isIP(h) !== 0 && this.hostAddresses.has(h))),
-    );
+    for (const a of this.aliases)
+      if (a.host === h && (a.port === undefined || a.port === effectivePort)) return true;
+    for (let i = 0; i < this.sockets.length; i++) {
+      const s = this.sockets[i]!;
+      if (s.port !== effectivePort) continue;
+      if (this.socketHosts[i] === h) return true;
+      if (isWildcard(s.address) && isIP(h) !== 0 && this.hostAddresses.has(h)) return true;
+    }
+    return false;
   }
 
   /** A SIP/SIPS URI whose host and port name this server (TEL and other URIs never do). */
