@@ -21,6 +21,8 @@ const SCENARIO_DIR = join(dirname(dirname(fileURLToPath(import.meta.url))), 'sip
 const RECV_TIMEOUT_MS = 5_000;
 
 export interface Uas {
+  /** False once SIPp has exited (it dies under some overloads: "Broken pipe"). */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -58,7 +60,7 @@ export async function startUas(scenario: string, port: number): Promise<Uas> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { stop };
+  return { alive: () => running, stop };
 }
 
 export interface UacLoad {
@@ -215,6 +217,8 @@ export interface SippTarget {
   stunnel: Stunnel;
   /** The server's TLS address, for Request-URIs. */
   proxy: string;
+  /** Starts the UAS again if it died, so that one overload does not void every later run. */
+  ready(): Promise<void>;
 }
 
 /**
@@ -227,7 +231,13 @@ export async function withSippRig<T>(
   body: (pair: RunningPair, targets: Record<ServerName, SippTarget>, uasPort: number) => Promise<T>,
 ): Promise<T> {
   const uasPort = await freePort();
-  const uas = await startUas(uasScenario, uasPort);
+  let uas = await startUas(uasScenario, uasPort);
+  const ready = async () => {
+    if (uas.alive()) return;
+    await uas.stop();
+    ctx.progress(`  SIPp UAS restarted on port ${uasPort}`);
+    uas = await startUas(uasScenario, uasPort);
+  };
   try {
     return await withServers(ctx, { uasPort, kamailioWorkers: 2 }, async (pair) => {
       const targets = {} as Record<ServerName, SippTarget>;
@@ -235,7 +245,7 @@ export async function withSippRig<T>(
         for (const name of SERVER_NAMES) {
           const tls = pair.ports[name].tls.ecdsa;
           const stunnel = await startStunnel({ client: true, caFile: ctx.pki.caFile }, tls);
-          targets[name] = { stunnel, proxy: `127.0.0.1:${tls}` };
+          targets[name] = { stunnel, proxy: `127.0.0.1:${tls}`, ready };
         }
         return await body(pair, targets, uasPort);
       } finally {
@@ -260,6 +270,7 @@ export async function measuredRun(
   target: SippTarget,
   load: Omit<UacLoad, 'port' | 'proxy'>,
 ): Promise<MeasuredRun> {
+  await target.ready();
   const stunnelBefore = target.stunnel.cpuSeconds();
   const { result, cpuSeconds, wallSeconds } = await serverCpuDuring(server.pid, () =>
     runUac({ ...load, port: target.stunnel.port, proxy: target.proxy }),

@@ -102,6 +102,7 @@ export const suite: Suite = {
           // The path without a proxy once per round, before the round's first server.
           if (direct50.length === round) {
             ctx.progress(`calls: ${rate}/s without a proxy`);
+            await targets.sipsd.ready();
             const d = await runUac({ ...load, port: direct.port, proxy: `127.0.0.1:${relay.port}` });
             direct50.push(quantile(d.latenciesMs, 0.5));
             direct99.push(quantile(d.latenciesMs, 0.99));
