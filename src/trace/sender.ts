@@ -101,18 +101,24 @@ class DropLog {
 }
 
 /**
- * What both senders share: the drop count, and the bounded wait of packets sent before the collector
- * is reached (address being resolved, TCP connecting or reconnecting).
+ * What both senders share: the drop count, the bounded wait of packets sent before the collector
+ * is reached (address being resolved, TCP connecting or reconnecting), and the timer of the next
+ * attempt to reach it, whose wait doubles after each failure.
  */
 abstract class CountingSender implements HepSender {
   private waiting: Buffer[] = [];
   private waitingBytes = 0;
   protected closed = false;
+  private retryMs: number;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
+    protected readonly dest: TraceDestination,
     protected readonly drops: DropLog,
-    private readonly maxWaitingBytes: number,
-  ) {}
+    protected readonly opts: typeof DEFAULTS,
+  ) {
+    this.retryMs = opts.reconnectMinMs;
+  }
 
   get dropped(): number {
     return this.drops.count;
@@ -122,8 +128,24 @@ abstract class CountingSender implements HepSender {
     this.drops.drop(reason);
   }
 
+  /** Runs `attempt` in `ms`, or after the failure backoff (which then doubles). */
+  protected later(attempt: () => void, ms?: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      attempt();
+    }, ms ?? this.retryMs);
+    this.timer.unref();
+    if (ms === undefined) this.retryMs = Math.min(this.retryMs * 2, this.opts.reconnectMaxMs);
+  }
+
+  /** The collector was reached: the next failure waits the shortest time again. */
+  protected reached(): void {
+    this.retryMs = this.opts.reconnectMinMs;
+  }
+
   protected hold(packet: Buffer, reason: string): void {
-    if (this.waitingBytes + packet.length > this.maxWaitingBytes) return this.drops.drop(reason);
+    if (this.waitingBytes + packet.length > this.opts.maxQueuedBytes) return this.drops.drop(reason);
     this.waiting.push(packet);
     this.waitingBytes += packet.length;
   }
@@ -142,6 +164,7 @@ abstract class CountingSender implements HepSender {
     for (const _ of this.waiting) this.drops.drop('tracing stopped before the collector was reached');
     this.waiting = [];
     this.drops.flush(true);
+    clearTimeout(this.timer);
     await this.shut();
   }
 
@@ -158,16 +181,9 @@ class UdpSender extends CountingSender {
   private socket: UdpSocket | undefined;
   private address: string | undefined;
   private ready = false;
-  private retryMs: number;
-  private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly dest: TraceDestination,
-    drops: DropLog,
-    private readonly opts: typeof DEFAULTS,
-  ) {
-    super(drops, opts.maxQueuedBytes);
-    this.retryMs = opts.reconnectMinMs;
+  constructor(dest: TraceDestination, drops: DropLog, opts: typeof DEFAULTS) {
+    super(dest, drops, opts);
     if (isIP(dest.host)) this.aim(dest.host);
     else void this.resolve();
   }
@@ -187,28 +203,20 @@ class UdpSender extends CountingSender {
   }
 
   private async resolve(): Promise<void> {
-    this.timer = undefined;
     let address: string;
     try {
       address = await this.opts.lookup(this.dest.host);
     } catch (err) {
       // The old address, if any, stays in use; new packets wait (up to the cap) while there is none.
       this.drops.cause = `${this.dest.host}: ${(err as Error).message}`;
-      this.later(this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, this.opts.reconnectMaxMs);
+      this.later(() => void this.resolve());
       return;
     }
     if (this.closed) return;
     this.drops.cause = undefined;
-    this.retryMs = this.opts.reconnectMinMs;
+    this.reached();
     if (address !== this.address) this.aim(address);
-    this.later(this.opts.resolveIntervalMs);
-  }
-
-  private later(ms: number): void {
-    if (this.closed) return;
-    this.timer = setTimeout(() => void this.resolve(), ms);
-    this.timer.unref();
+    this.later(() => void this.resolve(), this.opts.resolveIntervalMs);
   }
 
   /** A socket connected to `address`, replacing the one to the previous address. */
@@ -228,7 +236,6 @@ class UdpSender extends CountingSender {
   }
 
   protected shut(): Promise<void> {
-    clearTimeout(this.timer);
     const socket = this.socket;
     if (!socket) return Promise.resolve();
     return new Promise<void>((resolve) => socket.close(() => resolve()));
@@ -238,17 +245,14 @@ class UdpSender extends CountingSender {
 class TcpSender extends CountingSender {
   private socket: Socket | undefined;
   private connected = false;
-  private retryMs: number;
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly dest: TraceDestination,
+    dest: TraceDestination,
     drops: DropLog,
-    private readonly opts: typeof DEFAULTS,
+    opts: typeof DEFAULTS,
     private readonly log: Logger,
   ) {
-    super(drops, opts.maxQueuedBytes);
-    this.retryMs = opts.reconnectMinMs;
+    super(dest, drops, opts);
     this.connect();
   }
 
@@ -263,7 +267,6 @@ class TcpSender extends CountingSender {
   }
 
   private connect(): void {
-    this.timer = undefined;
     const socket = tcpConnect({ host: this.dest.host, port: this.dest.port });
     this.socket = socket;
     socket.unref();
@@ -271,7 +274,7 @@ class TcpSender extends CountingSender {
     socket.on('connect', () => {
       this.connected = true;
       this.drops.cause = undefined;
-      this.retryMs = this.opts.reconnectMinMs;
+      this.reached();
       this.log.info({ collector: formatDestination(this.dest) }, 'HEP collector connected');
       this.release((packet) => socket.write(packet));
     });
@@ -286,14 +289,11 @@ class TcpSender extends CountingSender {
       if (this.closed) return;
       if (wasConnected)
         this.log.warn({ collector: formatDestination(this.dest) }, 'HEP collector connection lost');
-      this.timer = setTimeout(() => this.connect(), this.retryMs);
-      this.timer.unref();
-      this.retryMs = Math.min(this.retryMs * 2, this.opts.reconnectMaxMs);
+      this.later(() => this.connect());
     });
   }
 
   protected async shut(): Promise<void> {
-    clearTimeout(this.timer);
     const socket = this.socket;
     if (!socket) return;
     if (!this.connected) return void socket.destroy();
