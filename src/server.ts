@@ -130,8 +130,14 @@ export async function startServer(
   log: Logger,
 ): Promise<RunningServer> {
   config = withTlsConfigAlias(config, configFile);
+  // The script compiles (tsx) on a worker thread while the TLS domains load on this one; with many
+  // domains that overlap is a second off the startup. TLS problems are still reported first.
+  const scriptLoad: Promise<Script> = config.script
+    ? loadScript(config.script)
+    : Promise.resolve(defaultScript);
+  scriptLoad.catch(() => {});
   const tls = await loadTls(config, configFile, log);
-  const script: Script = config.script ? await loadScript(config.script) : defaultScript;
+  const script = await scriptLoad;
   const limits = sipLimits(config);
   const listen = listenSpecs(config);
   if (!config.disable_tls && listen.some((l) => l.proto === 'tls') && !tls.snapshot.hasServerDomain) {

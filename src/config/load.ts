@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { load as loadYaml, CORE_SCHEMA } from 'js-yaml';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
-import { normalizeDomain } from '../tls/domain.js';
+import { normalizeConfigDomain } from '../tls/domain.js';
 import { configSchema, type SipsdConfig } from './schema.js';
 
 export interface ConfigProblem {
@@ -204,11 +204,7 @@ function checkSemantics(config: SipsdConfig, file: string, lineOf: LineOf): Conf
       });
     }
     seen.set(key, i);
-    const normalized = normalizeDomain(d, {
-      source: { kind: 'config', file },
-      baseDir: dirname(file),
-      verifyServerNameDefault: true,
-    });
+    const normalized = normalizeConfigDomain(d, resolve(file));
     if (Array.isArray(normalized)) {
       for (const p of normalized) {
         problems.push({

@@ -244,7 +244,7 @@ function managerFor(
   copyFileSync(join(ca.dir, 'b.key'), join(dir, 'tls/ckey.pem'));
   return new TlsManager(
     [
-      configDomainSource(configDomains, join(dir, 'sipsd.yaml'), dir),
+      configDomainSource(configDomains, join(dir, 'sipsd.yaml')),
       sqlDomainSource(db, config, { baseDir: dir }),
     ],
     dir,

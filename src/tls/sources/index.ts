@@ -10,7 +10,7 @@ import { sqlDomainSource } from './sql-domains.js';
 
 export function tlsSources(config: SipsdConfig, configFile: string): DomainSourceReader[] {
   const mainConfigDir = dirname(configFile);
-  const sources = [configDomainSource(config.tls_domains, configFile, mainConfigDir)];
+  const sources = [configDomainSource(config.tls_domains, configFile)];
   if (config.tls_config) {
     sources.push(kamailioTlsCfgSource(config.tls_config, { mainConfigDir, cwd: process.cwd() }));
   }
