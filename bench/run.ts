@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine } from './harness/machine.js';
+import { processTree } from './harness/proc.js';
 import { createBenchPki } from './harness/pki.js';
 import { renderTable } from './harness/report.js';
 import { updateResults } from './harness/results-file.js';
@@ -52,6 +53,31 @@ ensurePrograms([...new Set(selected.flatMap((s) => s.programs))]);
 const machine = describeMachine();
 console.error(machine.join('\n'));
 const pki = await createBenchPki();
+
+/**
+ * A signal to this process alone (not its group, as Ctrl-C in a terminal sends) would leave the
+ * servers, SIPp and stunnel it started running with the ports and CPUs the next run measures:
+ * every descendant is stopped, then killed if it lingers.
+ */
+async function stopDescendants(signal: NodeJS.Signals): Promise<never> {
+  console.error(`${signal}: stopping the servers and load generators this run started`);
+  const others = () => processTree(process.pid).filter((pid) => pid !== process.pid);
+  const kill = (pid: number, s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch {
+      // already gone
+    }
+  };
+  others().forEach((pid) => kill(pid, 'SIGTERM'));
+  for (let waited = 0; waited < 3000 && others().length > 0; waited += 100)
+    await new Promise((r) => setTimeout(r, 100));
+  others().forEach((pid) => kill(pid, 'SIGKILL'));
+  pki.remove();
+  process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+}
+process.once('SIGINT', (s) => void stopDescendants(s));
+process.once('SIGTERM', (s) => void stopDescendants(s));
 const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 try {
   for (const suite of selected) {
