@@ -97,13 +97,14 @@ class SharedContext {
 /** One domain of a snapshot, with its context built on first use. */
 export class DomainSlot {
   private failure: TlsDomainError | undefined;
-  private settingsFingerprint: string | undefined;
 
   constructor(
     readonly prepared: PreparedDomain,
     private readonly context: SharedContext,
     private builtDomain: BuiltDomain | undefined,
     private readonly report: SnapshotReport,
+    /** Made by the reload that compared it with the slot it replaces, for the next to reuse. */
+    private settingsFingerprint?: string,
   ) {}
 
   get domain(): TlsDomain {
@@ -292,8 +293,9 @@ export class TlsSnapshot implements TlsProvider {
         contexts.set(p.contextKey, context);
       }
       const before = builtBefore.get(slotName(p.domain));
-      const kept = before && before.fingerprint === fingerprint(p) ? before.built : undefined;
-      return new DomainSlot(p, context, kept, report);
+      const print = before && fingerprint(p);
+      const kept = before && before.fingerprint === print ? before.built : undefined;
+      return new DomainSlot(p, context, kept, report, print);
     };
 
     const errors: Error[] = [];
