@@ -8,7 +8,8 @@ import type { TimerValues } from './config.js';
 import { errorText } from './text.js';
 import { doubled, TimerSet } from './timers.js';
 
-const RELEASED = Buffer.alloc(0);
+/** Stands in for the bytes a transaction no longer needs, so they can be freed. */
+export const RELEASED = Buffer.alloc(0);
 
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
 
@@ -26,6 +27,8 @@ export interface ClientOwner {
 export interface ClientHost {
   send(target: SendTarget, data: Buffer): Promise<SentFrom>;
   terminated(tx: ClientTransaction): void;
+  /** Terminates `tx` after `ms` (timer M), among many others. */
+  expireAfter(ms: number, tx: ClientTransaction): void;
 }
 
 export class ClientTransaction {
@@ -33,7 +36,7 @@ export class ClientTransaction {
   readonly invite: boolean;
   /** The connection the request left on, so an ACK or CANCEL follows it. */
   sentFrom: SentFrom | undefined;
-  private readonly timers = new TimerSet<'A' | 'B' | 'D' | 'E' | 'F' | 'K' | 'M'>();
+  private readonly timers = new TimerSet<'A' | 'B' | 'D' | 'E' | 'F' | 'K'>();
   private interval: number;
   private ack: Buffer | undefined;
 
@@ -44,7 +47,7 @@ export class ClientTransaction {
     private readonly target: SendTarget,
     private readonly times: TimerValues,
     private readonly host: ClientHost,
-    private readonly owner: ClientOwner,
+    private owner: ClientOwner,
     /** Builds the ACK of a non-2xx final response (INVITE only). */
     private buildAck?: (res: SipResponse) => Buffer,
   ) {
@@ -93,6 +96,11 @@ export class ClientTransaction {
     );
   }
 
+  /** Reports to `owner` from now on: a relay with no more to do hands over to a smaller one. */
+  handOver(owner: ClientOwner): void {
+    this.owner = owner;
+  }
+
   receive(res: SipResponse): void {
     const status = res.status;
     switch (this.state) {
@@ -108,7 +116,7 @@ export class ClientTransaction {
           // (never sent again) and the ACK builder (for non-2xx) need not stay in memory that long.
           this.data = RELEASED;
           this.buildAck = undefined;
-          this.timers.set('M', this.times.m, () => this.terminate());
+          this.host.expireAfter(this.times.m, this);
         } else {
           this.complete(res);
         }

@@ -14,6 +14,7 @@ import { Relay, type BranchResult, type RelayHost, type RelayOptions } from './r
 import { ServerTransaction, type ServerHost } from './server.js';
 import { planDestination, systemLocator, type TargetLocator, type TlsChoice } from './target.js';
 import { errorText, warningValue } from './text.js';
+import { ExpiryQueue, type Expiring } from './timers.js';
 
 /** The transport as the transaction layer uses it (TransportLayer satisfies it). */
 export interface TransportPort {
@@ -66,6 +67,8 @@ export class TransactionLayer {
   private readonly serverHost: ServerHost;
   private readonly clientHost: ClientHost;
   private readonly relayHost: RelayHost;
+  /** Timers L and M, by duration (64*T1 for both, whatever the transport: one queue). */
+  private readonly expiries = new Map<number, ExpiryQueue>();
 
   constructor(deps: TransactionLayerDeps) {
     this.transport = deps.transport;
@@ -81,12 +84,14 @@ export class TransactionLayer {
         if (this.servers.get(tx.key) === tx) this.servers.delete(tx.key);
         tx.owner?.dispose();
       },
+      expireAfter: (ms, tx) => this.expireAfter(ms, tx),
     };
     this.clientHost = {
       send: (target, data) => this.transport.send(target, data),
       terminated: (tx) => {
         if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
       },
+      expireAfter: (ms, tx) => this.expireAfter(ms, tx),
     };
     this.relayHost = {
       tlsPort: this.tlsPort,
@@ -172,8 +177,8 @@ export class TransactionLayer {
     }
     const server = this.createServer(key, req, inbound);
     // §16.2: the upstream retransmits until it hears from us, and a relayed INVITE takes a while.
-    if (server.invite && this.settings.auto100Trying) server.respond(server.localResponse(100));
-    const relay = new Relay(server, this.relayHost);
+    if (server.invite && this.settings.auto100Trying) server.respond(createResponse(req, 100));
+    const relay = new Relay(server, req, this.relayHost);
     if (plans.length === 1) {
       // The usual single destination: one branch, without Promise.all's arrays and promises.
       const branch = await relay.addBranch(destinations[0], options, plans[0]);
@@ -189,6 +194,13 @@ export class TransactionLayer {
   stop(): void {
     for (const tx of [...this.servers.values()]) tx.terminate();
     for (const tx of [...this.clients.values()]) tx.terminate();
+    for (const queue of this.expiries.values()) queue.clear();
+  }
+
+  private expireAfter(ms: number, tx: Expiring): void {
+    let queue = this.expiries.get(ms);
+    if (!queue) this.expiries.set(ms, (queue = new ExpiryQueue(ms)));
+    queue.add(tx);
   }
 
   /** §9.2, §16.10: a CANCEL is answered by its own transaction and applied to its INVITE's. */
@@ -202,17 +214,11 @@ export class TransactionLayer {
     const invite = this.findServer(req, serverKey(req, 'INVITE'));
     // Unknown: the INVITE went statelessly, or is not ours; the script forwards the CANCEL.
     if (!invite) return false;
-    if (this.servers.size < this.settings.maxTransactions) {
-      const tx = this.createServer(own, req, inbound);
-      tx.respond(tx.localResponse(200));
-    } else {
-      this.replyQuietly(inbound, createResponse(req, 200));
-    }
+    const ok = createResponse(req, 200);
+    if (this.servers.size < this.settings.maxTransactions) this.createServer(own, req, inbound).respond(ok);
+    else this.replyQuietly(inbound, ok);
     // After the final response the CANCEL has no effect (§9.2) but is still answered 200.
-    if (!invite.finalSent) {
-      if (invite.owner) invite.owner.cancel();
-      else invite.respond(invite.localResponse(487));
-    }
+    if (!invite.finalSent) invite.owner?.cancel();
     return true;
   }
 

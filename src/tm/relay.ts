@@ -3,8 +3,16 @@
 // non-2xx final responses wait until every branch has ended, then the best one goes (§16.7 step 6),
 // unless the script's failure hook (OpenSIPS failure_route) sends the request somewhere else first.
 // Branches end locally too: 408 when timer B, F or C fires, 503 when the transport cannot send,
-// 487 when a cancelled branch never answers.
-import { serializeForwarded, type SipRequest, type SipResponse } from '../sip/index.js';
+// 487 when a cancelled branch never answers. Once the response upstream is settled and every branch
+// has ended, the relay retires: the branches' client transactions report to the server transaction
+// alone, so the request, the responses and the script's closures need not wait for timers D, L, M.
+import {
+  createResponse,
+  generateTag,
+  serializeForwarded,
+  type SipRequest,
+  type SipResponse,
+} from '../sip/index.js';
 import { hostPort, type Proto } from '../transport/listen-spec.js';
 import type { Endpoint, Inbound, SendTarget } from '../transport/types.js';
 import type { Destination } from '../router/destination.js';
@@ -152,9 +160,11 @@ export class Relay implements ServerOwner {
   private done = false;
   private cancelled = false;
   private readonly hookTimer = new TimerSet<'hook'>();
+  #toTag: string | undefined;
 
   constructor(
     private readonly server: ServerTransaction,
+    private readonly request: SipRequest,
     private readonly host: RelayHost,
   ) {
     server.owner = this;
@@ -167,7 +177,7 @@ export class Relay implements ServerOwner {
   addBranch(
     destination: string | undefined,
     options: RelayOptions = {},
-    plan: Destination = planDestination(this.server.request, destination, this.host.tlsPort),
+    plan: Destination = planDestination(this.request, destination, this.host.tlsPort),
   ): Promise<BranchResult> {
     if (options.onFailure) this.hook = options.onFailure;
     if (options.recordRoute) this.recordRoute = options.recordRoute;
@@ -205,6 +215,15 @@ export class Relay implements ServerOwner {
     for (const branch of this.branches) branch.timers.clear();
   }
 
+  /** A response generated here (408, 503, 487...); all of them carry the same To tag. */
+  private localResponse(
+    status: number,
+    reason?: string,
+    headers: ReadonlyArray<readonly [string, string]> = [],
+  ): SipResponse {
+    return createResponse(this.request, status, reason, headers, (this.#toTag ??= generateTag()));
+  }
+
   private async send(
     branch: Branch,
     destination: string | undefined,
@@ -217,7 +236,7 @@ export class Relay implements ServerOwner {
       destination: branch.destination,
       ...(reason !== undefined && { reason }),
     });
-    const targets = this.host.locate(this.server.request, destination, plan, tls);
+    const targets = this.host.locate(this.request, destination, plan, tls);
     let failure: string | undefined;
     for (let tried = 0; tried < MAX_TARGETS; tried++) {
       let target: SendTarget | undefined;
@@ -265,14 +284,14 @@ export class Relay implements ServerOwner {
     if (!local) return Promise.resolve(`no ${target.proto} listener to send from`);
     const via = `SIP/2.0/${target.proto.toUpperCase()} ${hostPort(local.address, local.port)};branch=${branch.id};rport`;
     const recordRoutes = this.recordRoute?.({ proto: target.proto, ...local }) ?? [];
-    const method = this.server.request.method;
+    const method = this.request.method;
     let data: Buffer;
     let sent: SentRequest | undefined;
     if (method === 'INVITE') {
-      ({ data, sent } = serializeForBranch(this.server.request, via, recordRoutes));
+      ({ data, sent } = serializeForBranch(this.request, via, recordRoutes));
     } else {
       // Only an INVITE branch builds an ACK or CANCEL from what it sent.
-      data = serializeForwarded(this.server.request, via, recordRoutes);
+      data = serializeForwarded(this.request, via, recordRoutes);
     }
     branch.sent = sent;
     const owner: ClientOwner = {
@@ -365,7 +384,7 @@ export class Relay implements ServerOwner {
     if (branch.final) return reason;
     branch.timers.cancel('C');
     const headers: Array<[string, string]> = status === 503 ? [['Warning', warningValue(reason)]] : [];
-    branch.final = this.server.localResponse(status, undefined, headers);
+    branch.final = this.localResponse(status, undefined, headers);
     branch.local = true;
     branch.warning = reason;
     this.host.log.info(
@@ -376,17 +395,22 @@ export class Relay implements ServerOwner {
     return reason;
   }
 
-  /** When every branch has ended: the failure hook, or the best response upstream. */
+  /** When every branch has ended: the failure hook, or the best response upstream, and retirement. */
   private settle(): void {
-    if (this.done || this.inHook || this.answered) return;
-    if (this.branches.some((b) => !b.final)) return;
+    if (this.inHook || this.branches.some((b) => !b.final)) return;
+    if (this.done || this.answered) this.retire();
+    else this.answer();
+  }
+
+  /** The failure hook, or the best response upstream. */
+  private answer(): void {
     const finals = this.branches
       .slice(this.firstBranch)
       .filter((b): b is Branch & { final: SipResponse } => b.final !== undefined);
     const best = finals[bestResponseIndex(finals.map((b) => b.final.status))];
     if (!best) {
       // Only reachable without any branch; answered rather than left hanging.
-      this.finish(this.server.localResponse(this.cancelled ? 487 : 500));
+      this.finish(this.localResponse(this.cancelled ? 487 : 500));
       return;
     }
     const hook = this.hook;
@@ -416,7 +440,7 @@ export class Relay implements ServerOwner {
       this.settle();
     };
     const failure: RelayFailure = {
-      request: this.server.request,
+      request: this.request,
       inbound: this.server.inbound,
       response: best.final,
       status: best.final.status,
@@ -429,7 +453,7 @@ export class Relay implements ServerOwner {
       reply: (status, reason, headers) => {
         if (this.done) return;
         this.cancelOthers(best);
-        this.finish(this.server.localResponse(status, reason, headers));
+        this.finish(this.localResponse(status, reason, headers));
       },
     };
     // A hook that never settles must not hold the transaction: after 64*T1 it is left behind.
@@ -446,5 +470,31 @@ export class Relay implements ServerOwner {
   private finish(response: SipResponse): void {
     this.done = true;
     this.server.respond(response);
+    this.settle();
   }
+
+  /**
+   * Nothing can change the outcome any more, only a 2xx can still come (a retransmission, another
+   * fork's): that needs the server transaction alone, and the relay can be freed at once.
+   */
+  private retire(): void {
+    this.dispose();
+    const upstream = new Upstream(this.server);
+    for (const branch of this.branches) branch.tx?.handOver(upstream);
+    this.server.owner = undefined;
+  }
+}
+
+/** Where the branches of a retired relay report: RFC 6026 §7.1, every 2xx goes upstream. */
+class Upstream implements ClientOwner {
+  constructor(private readonly server: ServerTransaction) {}
+
+  response(res: SipResponse): void {
+    res.removeFirstHeaderValue('Via');
+    this.server.respond(res);
+  }
+
+  // The branches have ended: their timeouts and transport errors change nothing.
+  timeout(): void {}
+  transportError(): void {}
 }

@@ -2,8 +2,10 @@
 // RFC 6026): they absorb retransmitted requests by sending the last response again, retransmit
 // non-2xx final responses to INVITE over UDP until the ACK comes (timer G, H), absorb that ACK, and
 // linger after the final response only as long as retransmissions can still arrive (I, J, L).
-import { createResponse, generateTag, type SipRequest, type SipResponse } from '../sip/index.js';
+// The request itself is its TU's (the relay's): what lingers here is a small record.
+import type { SipRequest, SipResponse } from '../sip/index.js';
 import type { Inbound } from '../transport/types.js';
+import { RELEASED } from './client.js';
 import type { TimerValues } from './config.js';
 import { doubled, TimerSet } from './timers.js';
 
@@ -15,9 +17,11 @@ export interface ServerHost {
   sendResponse(tx: ServerTransaction, response: SipResponse): void;
   /** The transaction reached Terminated: forget it. */
   terminated(tx: ServerTransaction): void;
+  /** Terminates `tx` after `ms` (timer L), among many others. */
+  expireAfter(ms: number, tx: ServerTransaction): void;
 }
 
-/** The TU side of a server transaction: the relay working on its request. */
+/** The TU side of a server transaction: the relay working on its request, while it has work. */
 export interface ServerOwner {
   /** A matching CANCEL arrived (RFC 3261 §9.2, §16.10). */
   cancel(): void;
@@ -28,30 +32,35 @@ export interface ServerOwner {
 export class ServerTransaction {
   state: ServerState;
   readonly invite: boolean;
-  #toTag: string | undefined;
-  /** The relay answering this request, once there is one: a CANCEL acts on it. */
+  /** The relay answering this request, while it works on it: a CANCEL acts on it. */
   owner: ServerOwner | undefined;
+  /** The last response, while it may be sent again (2xx never are: not kept in Accepted). */
   private last: SipResponse | undefined;
-  private readonly timers = new TimerSet<'G' | 'H' | 'I' | 'J' | 'L'>();
+  /** RFC 2543 matching: retransmissions and CANCELs carry the request's To tag. */
+  readonly #requestToTag: string | undefined;
+  #inbound: Inbound;
+  private readonly timers = new TimerSet<'G' | 'H' | 'I' | 'J'>();
   private retransmitInterval: number;
 
   constructor(
     readonly key: string,
     /** RFC 2543 matching: the To tag is compared too. */
     readonly legacy: boolean,
-    readonly request: SipRequest,
-    readonly inbound: Inbound,
+    request: SipRequest,
+    inbound: Inbound,
     private readonly times: TimerValues,
     private readonly host: ServerHost,
   ) {
     this.invite = request.method === 'INVITE';
     this.state = this.invite ? 'proceeding' : 'trying';
     this.retransmitInterval = times.t1;
+    this.#requestToTag = legacy ? request.to().tag : undefined;
+    this.#inbound = inbound;
   }
 
-  /** The To tag of the responses generated here, the same for all of them; drawn on first use. */
-  get toTag(): string {
-    return (this.#toTag ??= generateTag());
+  /** Where the request came from, for the responses; after the final one, without its bytes. */
+  get inbound(): Inbound {
+    return this.#inbound;
   }
 
   /** Over UDP responses are retransmitted and the wait states last; over TCP/TLS they do not. */
@@ -64,23 +73,13 @@ export class ServerTransaction {
     return this.state !== 'trying' && this.state !== 'proceeding';
   }
 
-  /** The status of the last response sent, if any. */
-  get lastStatus(): number | undefined {
-    return this.last?.status;
-  }
-
-  /** A response generated here (100 Trying, 408, 503, 487...), with this transaction's To tag. */
-  localResponse(status: number, reason?: string, headers: ReadonlyArray<readonly [string, string]> = []) {
-    return createResponse(this.request, status, reason, headers, this.toTag);
-  }
-
   /**
    * For RFC 2543 matching: a retransmission or CANCEL carries the request's To tag, an ACK the tag
-   * of our final response (§17.2.3).
+   * of our final response (§17.2.3). In Accepted no ACK matches: the script routes it either way.
    */
   toTagMatches(req: SipRequest): boolean {
     if (!this.legacy) return true;
-    const wanted = req.method === 'ACK' ? this.last?.to().tag : this.request.to().tag;
+    const wanted = req.method === 'ACK' ? this.last?.to().tag : this.#requestToTag;
     return req.to().tag === wanted;
   }
 
@@ -98,12 +97,17 @@ export class ServerTransaction {
     this.host.sendResponse(this, response);
     if (status < 200) {
       this.state = 'proceeding';
-    } else if (!this.invite) {
+      return true;
+    }
+    // From here on only the reply target is needed, not the request's bytes.
+    this.#inbound = { ...this.#inbound, data: RELEASED };
+    if (!this.invite) {
       this.state = 'completed';
       this.linger('J', this.times.j);
     } else if (status < 300) {
       this.state = 'accepted';
-      this.timers.set('L', this.times.l, () => this.terminate());
+      this.last = undefined;
+      this.host.expireAfter(this.times.l, this);
     } else {
       this.state = 'completed';
       if (!this.reliable) this.timers.set('G', this.retransmitInterval, () => this.retransmit());
