@@ -128,7 +128,10 @@ export class Router {
   }
 
   private process(inbound: Inbound): Promise<unknown> | undefined {
-    const parsed = parseMessage(inbound.data, this.options.limits, { stream: inbound.proto !== 'udp' });
+    const parsed = parseMessage(inbound.data, this.options.limits, {
+      stream: inbound.proto !== 'udp',
+      bodyStart: inbound.bodyStart,
+    });
     if (!parsed.ok) {
       const peer = { remote: inbound.remote, proto: inbound.proto, reason: parsed.error.reason };
       if (parsed.replyable) {

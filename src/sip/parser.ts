@@ -13,6 +13,11 @@ import { splitHeaderValues } from './header-split.js';
 export interface ParseOptions {
   /** Received over TCP/TLS: Content-Length is mandatory (RFC 3261 §18.3). */
   stream?: boolean;
+  /**
+   * Where the body starts in `data` when the caller has found it already (the stream framer does):
+   * the parser then does not search for the end of the header block again.
+   */
+  bodyStart?: number;
 }
 
 /**
@@ -50,7 +55,7 @@ export function parseMessage(
   options: ParseOptions = {},
 ): ParseResult {
   try {
-    return parse(data, limits, options.stream === true);
+    return parse(data, limits, options.stream === true, options.bodyStart);
   } catch (err) {
     // Not expected to happen; the guarantee above is worth this net.
     return failure('internal-error', `parser failure: ${err instanceof Error ? err.message : String(err)}`);
@@ -61,7 +66,12 @@ function failure(code: SipParseError['code'], reason: string): ParseResult {
   return { ok: false, error: parseError(code, reason) };
 }
 
-function parse(data: Buffer, limits: SipLimits, stream: boolean): ParseResult {
+function parse(
+  data: Buffer,
+  limits: SipLimits,
+  stream: boolean,
+  knownBodyStart: number | undefined,
+): ParseResult {
   if (data.length > limits.maxMessageSize) {
     return failure(
       'too-large',
@@ -73,7 +83,14 @@ function parse(data: Buffer, limits: SipLimits, stream: boolean): ParseResult {
   while (start < data.length && (data[start] === 13 || data[start] === 10)) start++;
   if (start === data.length) return failure('empty', 'empty message');
 
-  const bodyStart = findBodyStart(data, start, data.length);
+  // A body start from the caller is taken when plausible: inside the message, just after a line feed.
+  const bodyStart =
+    knownBodyStart !== undefined &&
+    knownBodyStart > start &&
+    knownBodyStart <= data.length &&
+    data[knownBodyStart - 1] === 10
+      ? knownBodyStart
+      : findBodyStart(data, start, data.length);
   const headerEnd = bodyStart === -1 ? data.length : bodyStart;
   const encoding = isUtf8(data.subarray(start, headerEnd)) ? 'utf8' : 'latin1';
   const text = data.toString(encoding, start, headerEnd);

@@ -37,21 +37,25 @@ export class WriteQueueBudget {
 export type ConnectionState = 'open' | 'closed';
 
 export interface ConnectionEvents {
-  onMessage(conn: StreamConnection, data: Buffer): void;
+  /** `bodyStart`: where the body starts in `data` (the framer found it). */
+  onMessage(conn: StreamConnection, data: Buffer, bodyStart: number): void;
   onClose(conn: StreamConnection, reason: string): void;
   /** A send overflowed a queue limit; the connection is closed right after. */
   onOverflow(conn: StreamConnection, reason: string): void;
 }
 
 const CRLF = Buffer.from('\r\n');
+const NOTHING = Buffer.alloc(0);
 
 /** How long the kernel may take none of our bytes before the peer counts as stalled. */
 const STALL_PROBE_MS = 20;
 
+/** Called once a write is done: with no error when the kernel has the bytes. */
+export type WriteCallback = (err?: Error | null) => void;
+
 interface PendingWrite {
   data: Buffer;
-  resolve: () => void;
-  reject: (err: Error) => void;
+  done: WriteCallback;
 }
 
 let nextId = 1;
@@ -140,29 +144,28 @@ export class StreamConnection implements ConnectionView {
   }
 
   /**
-   * Sends one message, in order with the others; resolves once the kernel has it. While the peer is
-   * stalled the message is postponed; past a queue limit the send fails and the connection, now
-   * known to be broken for this peer, is closed. A burst of replies written in one turn of the event
-   * loop fills Node's own buffer before the kernel has taken any of it: that is not a slow peer, so
-   * the limits apply only once the kernel stops taking data (as OpenSIPS counts only what the
-   * kernel refused).
+   * Sends one message, in order with the others; `done` is called once the kernel has it, or with
+   * the reason it could not be sent (never synchronously: callers may still be setting up). While
+   * the peer is stalled the message is postponed; past a queue limit the send fails and the
+   * connection, now known to be broken for this peer, is closed. A burst of replies written in one
+   * turn of the event loop fills Node's own buffer before the kernel has taken any of it: that is not
+   * a slow peer, so the limits apply only once the kernel stops taking data (as OpenSIPS counts only
+   * what the kernel refused).
    */
-  send(data: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const w = { data, resolve, reject };
-      if (this.state === 'closed') return reject(new Error(`connection ${this.id} is closed`));
-      if (this.postponedMessages === 0 && !this.stalled) return this.write(w);
-      const overflow = this.overflowFor(data.length);
-      if (overflow) {
-        reject(new Error(`connection ${this.id} to ${this.peerName}: ${overflow}`));
-        this.events.onOverflow(this, overflow);
-        return this.destroy(overflow);
-      }
-      (this.postponed ??= []).push(w);
-      this.postponedBytes += data.length;
-      this.budget.used += data.length;
-      this.watchProgress();
-    });
+  send(data: Buffer, done: WriteCallback): void {
+    const w = { data, done };
+    if (this.state === 'closed') return process.nextTick(done, new Error(`connection ${this.id} is closed`));
+    if (this.postponedMessages === 0 && !this.stalled) return this.write(w);
+    const overflow = this.overflowFor(data.length);
+    if (overflow) {
+      process.nextTick(done, new Error(`connection ${this.id} to ${this.peerName}: ${overflow}`));
+      this.events.onOverflow(this, overflow);
+      return this.destroy(overflow);
+    }
+    (this.postponed ??= []).push(w);
+    this.postponedBytes += data.length;
+    this.budget.used += data.length;
+    this.watchProgress();
   }
 
   private get peerName(): string {
@@ -211,8 +214,10 @@ export class StreamConnection implements ConnectionView {
     }
     if (this.proto === 'tls' && !this.settings.closeNotify) {
       // Ending a TLS socket sends close_notify; destroying it once flushed sends only the FIN.
+      // An empty write's callback runs once everything before it is flushed, corked or not
+      // ('drain' comes only after a write the buffer refused).
       if (this.socket.writableLength === 0) return this.destroy(reason);
-      this.socket.once('drain', () => this.destroy(reason));
+      this.socket.write(NOTHING, () => this.destroy(reason));
     } else {
       this.socket.end();
     }
@@ -232,7 +237,7 @@ export class StreamConnection implements ConnectionView {
     );
     for (const w of this.takePostponed()) {
       this.release(w.data.length);
-      w.reject(err);
+      process.nextTick(w.done, err);
     }
     this.socket.destroy();
     this.events.onClose(this, this.closeReason);
@@ -251,7 +256,7 @@ export class StreamConnection implements ConnectionView {
   onData(chunk: Buffer): void {
     for (const ev of this.framer.push(chunk)) {
       if (this.state === 'closed') return;
-      if (ev.type === 'message') this.events.onMessage(this, ev.data);
+      if (ev.type === 'message') this.events.onMessage(this, ev.data, ev.bodyStart);
       else if (ev.type === 'ping') this.socket.write(CRLF);
       else if (ev.type === 'keepalive') this.keepalives++;
       else return this.destroy(`bad stream: ${ev.error.reason}`);
@@ -271,17 +276,19 @@ export class StreamConnection implements ConnectionView {
   }
 
   private write(w: PendingWrite): void {
-    // Messages written in one turn of the event loop (replies to a batch of requests read together)
-    // leave as one write: one TLS record and one system call instead of one per message.
+    // Messages written in one turn of the event loop leave as one write: one TLS record and one
+    // system call instead of one per message. The turn ends at setImmediate, after every read of
+    // the poll phase, so that requests relayed from many connections to one peer share a write too
+    // (about half the writes of process.nextTick there, and no measurable latency).
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         this.corked = false;
         this.socket.uncork();
       });
     }
-    this.socket.write(w.data, (err) => (err ? w.reject(err) : w.resolve()));
+    this.socket.write(w.data, w.done);
     if (this.socket.writableNeedDrain) this.probeStall();
     this.watchProgress();
   }

@@ -20,7 +20,7 @@ import { acceptTls } from './tls-accept.js';
 import { HandshakeDeadline } from './handshake-deadline.js';
 import type { TransportObserver } from './events.js';
 import { ConnectionError, stageOf } from './connection-error.js';
-import type { Endpoint, Inbound, SendTarget, SentFrom, TlsSessionInfo } from './types.js';
+import type { Endpoint, Inbound, SendCallback, SendTarget, SentFrom, TlsSessionInfo } from './types.js';
 import { UdpListener } from './udp-listener.js';
 
 export interface TransportSettings extends StreamSettings {
@@ -104,11 +104,12 @@ export class TransportLayer {
   private readonly forgetHandshaking: (this: Socket) => void;
   /** What every connection reports to, one object for all of them. */
   private readonly connectionEvents: ConnectionEvents = {
-    onMessage: (c, data) => {
+    onMessage: (c, data, bodyStart) => {
       const lowMemory = c.proto === 'tls' ? this.memory.closesEstablished() : undefined;
       if (lowMemory) return c.destroy(lowMemory);
       this.onInbound({
         data,
+        bodyStart,
         proto: c.proto,
         local: c.local,
         remote: c.remote,
@@ -231,42 +232,63 @@ export class TransportLayer {
     return match?.local;
   }
 
-  /** Sends one message; resolves with the socket used, rejects with a reason on any failure. */
-  async send(target: SendTarget, data: Buffer): Promise<SentFrom> {
-    if (target.proto === 'udp') {
-      const listener =
-        this.udp.find((l) => l.family === familyOf(target.address)) ??
-        (() => {
-          throw new Error(`no UDP listener for an IPv${familyOf(target.address)} destination`);
-        })();
-      await listener.send(data, target);
-      const remote = { address: target.address, port: target.port };
-      this.notify('messageSent', {
-        proto: 'udp',
-        local: listener.local,
-        remote,
-        data,
-        connection: undefined,
-      });
-      return { proto: 'udp', local: listener.local };
+  /**
+   * Sends one message; `done` gets the socket it left from once the kernel has it, or the reason it
+   * could not be sent, never synchronously. No promise is made when the message can leave at once
+   * (UDP, or an open connection to the target, as for nearly every reply and relayed request):
+   * only opening a connection or choosing its TLS client domain goes through promises. `done` runs
+   * in a socket callback and must not throw.
+   */
+  sendNow(target: SendTarget, data: Buffer, done: SendCallback): void {
+    if (target.proto === 'udp') return this.sendUdp(target, data, done);
+    const conn = this.usableConnection(target);
+    if (conn) return this.sendOn(conn, data, done);
+    this.connectionFor(target).then(
+      (opened) => this.sendOn(opened, data, done),
+      (err: unknown) => done(err as Error),
+    );
+  }
+
+  /** `sendNow` as a promise: resolves with the socket used, rejects with a reason on any failure. */
+  send(target: SendTarget, data: Buffer): Promise<SentFrom> {
+    return new Promise((resolve, reject) =>
+      this.sendNow(target, data, (err, from) => (err ? reject(err) : resolve(from!))),
+    );
+  }
+
+  private sendUdp(target: SendTarget, data: Buffer, done: SendCallback): void {
+    const listener = this.udp.find((l) => l.family === familyOf(target.address));
+    if (!listener) {
+      return process.nextTick(
+        done,
+        new Error(`no UDP listener for an IPv${familyOf(target.address)} destination`),
+      );
     }
-    const conn = await this.connectionFor(target);
+    listener.send(data, target, (err) => {
+      if (err) return done(err);
+      const local = listener.local;
+      if (this.observers.size > 0) {
+        const remote = { address: target.address, port: target.port };
+        this.notify('messageSent', { proto: 'udp', local, remote, data, connection: undefined });
+      }
+      done(undefined, { proto: 'udp', local });
+    });
+  }
+
+  private sendOn(conn: StreamConnection, data: Buffer, done: SendCallback): void {
     const lowMemory = conn.proto === 'tls' ? this.memory.closesEstablished() : undefined;
     if (lowMemory) {
       conn.destroy(lowMemory);
-      throw new Error(
-        `connection ${conn.id} to ${hostPort(conn.remote.address, conn.remote.port)}: ${lowMemory}`,
-      );
+      const where = hostPort(conn.remote.address, conn.remote.port);
+      return process.nextTick(done, new Error(`connection ${conn.id} to ${where}: ${lowMemory}`));
     }
-    await conn.send(data);
-    this.notify('messageSent', {
-      proto: conn.proto,
-      local: conn.local,
-      remote: conn.remote,
-      data,
-      connection: conn,
+    conn.send(data, (err) => {
+      if (err) return done(err);
+      const { proto, local, remote } = conn;
+      if (this.observers.size > 0)
+        this.notify('messageSent', { proto, local, remote, data, connection: conn });
+      done(undefined, { proto, local, connectionId: conn.id });
     });
-    return { proto: conn.proto, local: conn.local, connectionId: conn.id };
   }
 
   addAlias(connectionId: number, alias: Endpoint): void {
@@ -289,24 +311,37 @@ export class TransportLayer {
     await Promise.all(closed);
   }
 
-  private async connectionFor(target: SendTarget): Promise<StreamConnection> {
-    const proto = target.proto as 'tcp' | 'tls';
+  /**
+   * The open connection a message to `target` can take without any lookup: the one named, else the
+   * newest to the peer, unless tls_connection_match_domain needs the client domain chosen first.
+   */
+  private usableConnection(target: SendTarget): StreamConnection | undefined {
     if (target.connectionId !== undefined) {
       const conn = this.connections.get(target.connectionId);
       if (conn && conn.state !== 'closed') return conn;
     }
+    const proto = target.proto as 'tcp' | 'tls';
+    if (proto === 'tls' && this.settings.reuseOnlySameDomain) return undefined;
+    return this.connections.find(proto, { address: normalizeAddress(target.address), port: target.port });
+  }
+
+  /** The connection for `target` when `usableConnection` has none: chosen by domain, or opened. */
+  private async connectionFor(target: SendTarget): Promise<StreamConnection> {
+    const proto = target.proto as 'tcp' | 'tls';
     const remote = { address: normalizeAddress(target.address), port: target.port };
     let choice: ClientDomain | undefined;
-    let reusable: (c: StreamConnection) => boolean = () => true;
     if (proto === 'tls' && this.settings.reuseOnlySameDomain) {
       // The domain must be chosen before looking for a connection to reuse (OpenSIPS
       // cert_check_on_conn_reusage); accepted connections match whatever is chosen.
       choice = await this.clientChoice(remote, target);
       const wanted = choice;
-      reusable = (c) => c.direction === 'in' || sameClientDomain(c.tls, wanted);
+      const existing = this.connections.find(
+        proto,
+        remote,
+        (c) => c.direction === 'in' || sameClientDomain(c.tls, wanted),
+      );
+      if (existing) return existing;
     }
-    const existing = this.connections.find(proto, remote, reusable);
-    if (existing) return existing;
     const key = `${proto}|${remote.address}|${remote.port}|${choice?.domain ?? ''}`;
     let opening = this.opening.get(key);
     if (!opening) {

@@ -39,6 +39,8 @@ export interface TlsSessionInfo {
 /** A framed message as the transport hands it up, with where it came from. */
 export interface Inbound {
   data: Buffer;
+  /** TCP/TLS: where the body starts in `data`, to pass to the parser (ParseOptions.bodyStart). */
+  bodyStart?: number;
   proto: Proto;
   local: Endpoint;
   remote: Endpoint;
@@ -66,3 +68,6 @@ export interface SentFrom {
   local: Endpoint;
   connectionId?: number;
 }
+
+/** How a send ends: with the socket the message left from, or with the reason it was not sent. */
+export type SendCallback = (err: Error | null | undefined, from?: SentFrom) => void;

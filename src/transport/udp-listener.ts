@@ -52,12 +52,9 @@ export class UdpListener {
     });
   }
 
-  send(data: Buffer, to: Endpoint): Promise<void> {
-    const socket = this.socket;
-    if (!socket) return Promise.reject(new Error('UDP listener is not started'));
-    return new Promise((resolve, reject) =>
-      socket.send(data, to.port, to.address, (err) => (err ? reject(err) : resolve())),
-    );
+  send(data: Buffer, to: Endpoint, done: (err: Error | null) => void): void {
+    if (!this.socket) return process.nextTick(done, new Error('UDP listener is not started'));
+    this.socket.send(data, to.port, to.address, done);
   }
 
   stop(): Promise<void> {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { StreamFramer, type FrameEvent, type StreamFramerOptions } from '../../src/sip/framing.js';
 import { DEFAULT_SIP_LIMITS } from '../../src/sip/limits.js';
 import { parseMessage } from '../../src/sip/parser.js';
+import { findBodyStart } from '../../src/sip/header-end.js';
 import { INVITE, OK_200, OPTIONS, crlf } from './fixtures.js';
 
 function framer(options: Partial<StreamFramerOptions> = {}): StreamFramer {
@@ -51,6 +52,19 @@ describe('StreamFramer: message boundaries', () => {
     assert.equal(event.data.toString(), INVITE);
     assert.equal(event.data.buffer, chunk.buffer);
     assert.equal(f.hasPartial, false);
+  });
+
+  test('each message comes with where its body starts, however the stream is split', () => {
+    const stream = INVITE + OPTIONS;
+    for (let i = 1; i < stream.length; i += 7) {
+      const f = framer();
+      const messages = splitAt(stream, i).flatMap((chunk) => f.push(chunk));
+      assert.equal(messages.length, 2, `split at ${i}`);
+      for (const event of messages) {
+        assert.ok(event.type === 'message');
+        assert.equal(event.bodyStart, findBodyStart(event.data, 0, event.data.length), `split at ${i}`);
+      }
+    }
   });
 
   test('several messages in one read come out in order', () => {

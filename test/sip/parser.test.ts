@@ -18,7 +18,10 @@ function parse(text: string | Buffer, options: { stream?: boolean; limits?: SipL
   return result.message;
 }
 
-function parseRequest(text: string | Buffer, options: { stream?: boolean } = {}): SipRequest {
+function parseRequest(
+  text: string | Buffer,
+  options: { stream?: boolean; bodyStart?: number | undefined } = {},
+): SipRequest {
   const msg = parse(text, options);
   assert.ok(msg.isRequest);
   return msg;
@@ -108,6 +111,16 @@ describe('parseMessage: typical messages', () => {
     const req = parseRequest(data);
     assert.equal(req.body.buffer, data.buffer);
     assert.equal(req.body.byteOffset, data.byteOffset + data.length - Buffer.byteLength(SDP));
+  });
+
+  test('a body start given by the caller is used; an implausible one is ignored', () => {
+    const data = Buffer.from(INVITE);
+    const bodyStart = data.length - Buffer.byteLength(SDP);
+    for (const hint of [bodyStart, undefined, 0, 5, data.length + 1]) {
+      const req = parseRequest(data, { stream: true, bodyStart: hint });
+      assert.equal(req.body.byteOffset, data.byteOffset + bodyStart, `hint ${hint}`);
+      assert.equal(req.body.toString(), SDP);
+    }
   });
 
   test('a response without reason phrase, and one with a UTF-8 reason', () => {
