@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accepts, freePort } from '../../test/helpers/kamailio.js';
+import { accepts } from '../../test/helpers/kamailio.js';
+import { freePort } from '../../test/helpers/ports.js';
 import type { BenchPki } from './pki.js';
 import { processTree } from './proc.js';
 

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../test/helpers/kamailio.js';
+import { freePort } from '../../test/helpers/ports.js';
 import { serverCpuDuring } from './proc.js';
 import { SERVER_NAMES, type BenchServer, type ServerName } from './servers.js';
 import { formatNumber, formatRatio, formatSummary, summarize, type Summary } from './stats.js';

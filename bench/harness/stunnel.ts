@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../test/helpers/kamailio.js';
+import { freePort } from '../../test/helpers/ports.js';
 import { cpuSeconds } from './proc.js';
 
 export type StunnelMode =

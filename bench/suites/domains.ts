@@ -18,7 +18,7 @@ import { defaultDbConfig } from '../../src/db/config.js';
 import { openDb } from '../../src/db/db.js';
 import { TlsMgmTable } from '../../src/db/tls-mgm.js';
 import { createCertificateAuthority, issueCertificate } from '../../src/pki/index.js';
-import { freePort } from '../../test/helpers/kamailio.js';
+import { freePort } from '../../test/helpers/ports.js';
 import { TestCa } from '../../test/helpers/domains.js';
 import { runHandshakes, type HandshakeResult } from '../harness/handshake-client.js';
 import { serverCpuDuring, pssBytes } from '../harness/proc.js';

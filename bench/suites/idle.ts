@@ -5,7 +5,7 @@
 // (PSS with N − PSS at rest) / N, over all the server's processes (Kamailio's shared memory
 // counted once).
 import { spawnSync } from 'node:child_process';
-import { freePort } from '../../test/helpers/kamailio.js';
+import { freePort } from '../../test/helpers/ports.js';
 import { IdleClient } from '../harness/idle-client.js';
 import { pssBytes } from '../harness/proc.js';
 import type { ResultTable } from '../harness/report.js';

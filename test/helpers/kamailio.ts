@@ -2,7 +2,7 @@
 // foreground on loopback with a generated kamailio.cfg and tls.cfg, stopped with the test file.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -17,15 +17,6 @@ export const kamailioSkip: string | false =
   spawnSync('kamailio', ['-v']).status === 0 && moduleDir
     ? false
     : 'needs Kamailio with TLS: apt-get install kamailio kamailio-tls-modules';
-
-/** A free loopback TCP port (also used for UDP: both are free in practice on loopback). */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 export interface KamailioOptions {
   /** The request_route body. */

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kamailio, freePort, kamailioSkip } from '../helpers/kamailio.js';
+import { Kamailio, kamailioSkip } from '../helpers/kamailio.js';
+import { freePort } from '../helpers/ports.js';
 import { options, startTestServer, statusOf, udpRequest, type TestServer } from '../helpers/peers.js';
 
 describe('TLS interop with Kamailio', { skip: kamailioSkip }, () => {

@@ -4,20 +4,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPki } from '../../src/pki/index.js';
 import { TestDnsServer } from '../dns/dns-server.js';
 import { options, startTestServer, statusOf, udpRequest, type TestServer } from '../helpers/peers.js';
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freePort as closedPort } from '../helpers/ports.js';
 
 describe('forwarding by NAPTR and SRV with failover', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-dns-fwd-'));

@@ -17,7 +17,7 @@ import { answerChallenge } from '../features/helpers.js';
 import { TestCa } from '../helpers/domains.js';
 import { Phone } from '../helpers/phone.js';
 import { options, StreamPeer, startTestServer, statusOf, type TestServer } from '../helpers/peers.js';
-import { freePort } from '../helpers/kamailio.js';
+import { freePort } from '../helpers/ports.js';
 import { sipp, sippSkip } from '../helpers/sipp.js';
 
 const SCRIPT = join(import.meta.dirname, '../../scripts/trusted-calls.ts');

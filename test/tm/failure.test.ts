@@ -5,7 +5,6 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestPki } from '../../src/pki/index.js';
@@ -23,15 +22,7 @@ import {
   type Received,
   type Route,
 } from './peers.js';
-
-/** A loopback TCP port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
+import { freePort as closedPort } from '../helpers/ports.js';
 
 describe('failures and the failure hook', () => {
   let proxy: Proxy;
