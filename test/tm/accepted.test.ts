@@ -138,7 +138,8 @@ describe('the Accepted state', () => {
     }
     for (;;) {
       const { server, client } = layer.counts();
-      assert.equal(server, client, 'L and M run together');
+      // A call's L and M are queued a moment apart: a look may fall between them, never further.
+      assert.ok(Math.abs(server - client) <= 1, `L and M run together (${server} / ${client})`);
       if (server < 3) assert.ok(performance.now() - first >= 320, 'not before 64*T1');
       if (server === 0 || performance.now() - first > 3000) break;
       await sleep(5);
