@@ -27,6 +27,13 @@ export interface ReloadResult {
   durationMs: number;
 }
 
+/** A reload built and not yet in force (see TlsManager.prepare). */
+export interface PreparedReload {
+  result: ReloadResult;
+  /** Undefined when the reload failed. */
+  snapshot: TlsSnapshot | undefined;
+}
+
 export class TlsManager implements TlsProvider {
   private current: TlsSnapshot | undefined;
   private reloading: Promise<ReloadResult> | undefined;
@@ -55,8 +62,52 @@ export class TlsManager implements TlsProvider {
 
   /** Concurrent calls share one reload. */
   reload(): Promise<ReloadResult> {
-    this.reloading ??= this.rebuild().finally(() => (this.reloading = undefined));
+    this.reloading ??= this.prepare()
+      .then((prepared) => this.commit(prepared))
+      .finally(() => (this.reloading = undefined));
     return this.reloading;
+  }
+
+  /**
+   * The first half of a reload: reads every source and builds the snapshot off to the side, the
+   * running one untouched. Several workers reload as one this way: all prepare, then all commit,
+   * or all drop what they prepared when one of them failed.
+   */
+  async prepare(): Promise<PreparedReload> {
+    const started = Date.now();
+    const warnings: string[] = [];
+    const built = await this.build(warnings);
+    const durationMs = Date.now() - started;
+    if (!built.ok) {
+      return {
+        result: {
+          ok: false,
+          domains: this.current?.domains.length ?? 0,
+          warnings,
+          errors: built.errors,
+          durationMs,
+        },
+        snapshot: undefined,
+      };
+    }
+    return {
+      result: { ok: true, domains: built.snapshot.domains.length, warnings, errors: [], durationMs },
+      snapshot: built.snapshot,
+    };
+  }
+
+  /** Puts a prepared snapshot in force (a failed preparation is counted and logged instead). */
+  commit({ result, snapshot }: PreparedReload): ReloadResult {
+    if (!snapshot) {
+      this.reloads.failed++;
+      this.log.warn({ errors: result.errors }, 'TLS reload failed; the running domains stay in force');
+      return result;
+    }
+    this.current = snapshot;
+    this.reloads.ok++;
+    for (const w of result.warnings) this.log.warn(w);
+    this.log.info({ domains: snapshot.domains.length, durationMs: result.durationMs }, 'TLS domains loaded');
+    return result;
   }
 
   async close(): Promise<void> {
@@ -71,20 +122,9 @@ export class TlsManager implements TlsProvider {
     return this.snapshot.clientFor(remote, hints);
   }
 
-  private async rebuild(): Promise<ReloadResult> {
-    const started = Date.now();
-    const warnings: string[] = [];
-    const fail = (errors: string[]): ReloadResult => {
-      this.reloads.failed++;
-      this.log.warn({ errors }, 'TLS reload failed; the running domains stay in force');
-      return {
-        ok: false,
-        domains: this.current?.domains.length ?? 0,
-        warnings,
-        errors,
-        durationMs: Date.now() - started,
-      };
-    };
+  private async build(
+    warnings: string[],
+  ): Promise<{ ok: true; snapshot: TlsSnapshot } | { ok: false; errors: string[] }> {
     const merged: TlsDomain[] = [];
     const seen = new Map<string, TlsDomain>();
     for (const source of this.sources) {
@@ -92,7 +132,7 @@ export class TlsManager implements TlsProvider {
       try {
         read = await source.read();
       } catch (err) {
-        return fail([`${source.kind}: ${(err as Error).message}`]);
+        return { ok: false, errors: [`${source.kind}: ${(err as Error).message}`] };
       }
       warnings.push(...read.warnings);
       for (const d of read.domains) {
@@ -104,14 +144,14 @@ export class TlsManager implements TlsProvider {
           );
           continue;
         }
-        if (earlier) return fail([`${d.type} domain "${d.name}" is defined twice in ${where(d)}`]);
+        if (earlier)
+          return { ok: false, errors: [`${d.type} domain "${d.name}" is defined twice in ${where(d)}`] };
         seen.set(key, d);
         merged.push(d);
       }
     }
-    let snapshot: TlsSnapshot;
     try {
-      snapshot = await TlsSnapshot.build(
+      const snapshot = await TlsSnapshot.build(
         merged,
         this.baseDir,
         {
@@ -123,17 +163,12 @@ export class TlsManager implements TlsProvider {
         this.current,
         this.buildOptions,
       );
+      return { ok: true, snapshot };
     } catch (err) {
       const errors =
         err instanceof AggregateError ? err.errors.map((e: Error) => e.message) : [(err as Error).message];
-      return fail(errors);
+      return { ok: false, errors };
     }
-    this.current = snapshot;
-    this.reloads.ok++;
-    for (const w of warnings) this.log.warn(w);
-    const durationMs = Date.now() - started;
-    this.log.info({ domains: snapshot.domains.length, durationMs }, 'TLS domains loaded');
-    return { ok: true, domains: snapshot.domains.length, warnings, errors: [], durationMs };
   }
 }
 
