@@ -5,7 +5,13 @@ import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import type { SipsdConfig } from './config/schema.js';
 import type { Logger } from './log/logger.js';
-import { CommandRegistry, registerBuiltinCommands, startMgmtServer, type MgmtServer } from './mgmt/index.js';
+import {
+  CommandRegistry,
+  registerBuiltinCommands,
+  startMgmtServer,
+  type MgmtServer,
+  type MgmtServerOptions,
+} from './mgmt/index.js';
 import { defaultScript } from './router/default-script.js';
 import { Router } from './router/router.js';
 import { loadScript } from './router/script-loader.js';
@@ -18,7 +24,7 @@ import { parseListen, type ListenSpec } from './transport/listen-spec.js';
 import { TransportLayer, type BoundListener, type TransportSettings } from './transport/transport-layer.js';
 import { memoryThresholds } from './transport/memory-guard.js';
 import { SipResolver, dnsResolverOptions } from './dns/index.js';
-import { openProxyFeatures } from './features/proxy-features.js';
+import { openProxyFeatures, type ProxyFeatures } from './features/proxy-features.js';
 import { tmSettings } from './tm/index.js';
 import type { SessionSettings } from './tls/session-cache.js';
 import { registerTransportCommands } from './transport/mgmt-commands.js';
@@ -39,6 +45,9 @@ export interface RunningServer {
   readonly transport: TransportLayer;
   readonly router: Router;
   readonly tls: TlsManager;
+  readonly features: ProxyFeatures;
+  /** The management commands (undefined with mi.enabled false), served by `mgmt` or by the primary. */
+  readonly commands: CommandRegistry | undefined;
   readonly mgmt: MgmtServer | undefined;
   readonly listeners: readonly BoundListener[];
   readonly scriptName: string;
@@ -67,6 +76,14 @@ function splitHostPort(text: string): { host: string; port: number } {
     throw new Error(`mi.listen: "${text}" must be ip:port, e.g. 127.0.0.1:8888`);
   }
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** Where and how the management interface listens (its token and remote flag included). */
+export function mgmtListen(
+  config: SipsdConfig,
+): Pick<MgmtServerOptions, 'host' | 'port' | 'token' | 'allowRemote'> {
+  const { host, port } = splitHostPort(config.mi.listen);
+  return { host, port, token: config.mi.token, allowRemote: config.mi.allow_remote };
 }
 
 export function transportSettings(config: SipsdConfig): TransportSettings {
@@ -123,11 +140,20 @@ export async function loadTls(config: SipsdConfig, configFile: string, log: Logg
   return tls;
 }
 
+export interface StartOptions {
+  /**
+   * Serve the management interface from this process (default). A worker of several builds the
+   * commands and leaves serving them, and /metrics, to the primary (cluster/primary.ts).
+   */
+  serveMgmt?: boolean;
+}
+
 /** Starts every layer; `configFile` anchors relative paths and the built-in TLS defaults. */
 export async function startServer(
   config: SipsdConfig,
   configFile: string,
   log: Logger,
+  options: StartOptions = {},
 ): Promise<RunningServer> {
   config = withTlsConfigAlias(config, configFile);
   // The script compiles (tsx) on a worker thread while the TLS domains load on this one; with many
@@ -171,9 +197,10 @@ export async function startServer(
   await transport.start((inbound) => router.handle(inbound));
 
   let mgmt: MgmtServer | undefined;
+  let registry: CommandRegistry | undefined;
   try {
     if (config.mi.enabled) {
-      const registry = new CommandRegistry();
+      registry = new CommandRegistry();
       registerBuiltinCommands(registry, {
         version: VERSION,
         startedAt: new Date(),
@@ -185,16 +212,14 @@ export async function startServer(
       registerTransportCommands(registry, transport);
       registerTlsCommands(registry, tls, transport, config);
       registerTraceCommands(registry, tracing);
-      const { host, port } = splitHostPort(config.mi.listen);
-      mgmt = await startMgmtServer({
-        host,
-        port,
-        token: config.mi.token,
-        allowRemote: config.mi.allow_remote,
-        registry,
-        log: log.child({ layer: 'mgmt' }),
-        ...(metrics && { metrics: () => metrics.text() }),
-      });
+      if (options.serveMgmt !== false) {
+        mgmt = await startMgmtServer({
+          ...mgmtListen(config),
+          registry,
+          log: log.child({ layer: 'mgmt' }),
+          ...(metrics && { metrics: () => metrics.text() }),
+        });
+      }
     }
   } catch (err) {
     router.stop();
@@ -207,6 +232,8 @@ export async function startServer(
     transport,
     router,
     tls,
+    features,
+    commands: registry,
     mgmt,
     listeners: transport.listeners(),
     scriptName: config.script ?? defaultScript.name ?? 'default',

@@ -58,7 +58,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 
 main(process.argv.slice(2), processIo).then(
   (code) => {
-    process.exitCode = code;
+    // A worker of a multi-process server lives on after `start` returns (WORKER_RUNS).
+    if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
     process.stderr.write(`sipsd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

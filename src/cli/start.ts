@@ -8,7 +8,11 @@ import { createLogger } from '../log/logger.js';
 import { loadScript } from '../router/script-loader.js';
 import { compatNotices } from '../tls/compat-params.js';
 import { loadTls, startServer, VERSION, type RunningServer } from '../server.js';
-import { silentLogger } from '../log/logger.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import cluster from 'node:cluster';
+import { self } from '../cluster/identity.js';
+import { Primary, type RunningPrimary } from '../cluster/primary.js';
+import { configFromPrimary, runWorker } from '../cluster/worker.js';
 import type { CliIo } from './io.js';
 
 async function resolveConfig(
@@ -60,9 +64,15 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
 }
 
 export async function startCommand(argv: string[], io: CliIo): Promise<number> {
+  if (cluster.isWorker) {
+    const { config, file } = await configFromPrimary();
+    await runWorker(config, file, createLogger({ level: config.log_level }).child({ worker: self.index }));
+    return WORKER_RUNS;
+  }
   const resolved = await resolveConfig(argv, io);
   if (typeof resolved === 'number') return resolved;
   const { config, file } = resolved;
+  if (config.workers > 1) return startPrimary(config, file, io);
   const log = createLogger({ level: config.log_level });
   let server: RunningServer;
   try {
@@ -71,12 +81,26 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
     io.stderr(`${file}: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  io.stdout(banner(server, file));
+  io.stdout(
+    bannerLines({
+      file,
+      script: server.scriptName,
+      listeners: server.listeners.map((l) => l.name),
+      domains: server.tls.snapshot.domainNames(),
+      mgmtUrl: server.mgmt?.url,
+      workers: 1,
+    }),
+  );
   log.info({ listeners: server.listeners.map((l) => l.name) }, 'sipsd started');
+  return untilSignal(log, io, () => server.stop());
+}
+
+/** Runs until SIGTERM or SIGINT, then stops; resolves to the exit code. */
+function untilSignal(log: Logger, io: CliIo, stop: () => Promise<void>): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down: closing listeners and connections');
-      server.stop().then(
+      stop().then(
         () => resolve(0),
         (err: unknown) => {
           io.stderr(`shutdown: ${(err as Error).message}\n`);
@@ -89,6 +113,33 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
   });
 }
 
+/** What a worker's start returns: the process lives on, ended by its primary (see runWorker). */
+export const WORKER_RUNS = -1;
+
+async function startPrimary(config: SipsdConfig, file: string, io: CliIo): Promise<number> {
+  const log = createLogger({ level: config.log_level }).child({ worker: 0 });
+  let running: RunningPrimary;
+  try {
+    running = await new Primary(config, file, log).start();
+  } catch (err) {
+    io.stderr(`${file}: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const first = running.workers[0]!;
+  io.stdout(
+    bannerLines({
+      file,
+      script: first.script,
+      listeners: first.listeners,
+      domains: first.domains,
+      mgmtUrl: running.mgmt?.url,
+      workers: running.workers.length,
+    }),
+  );
+  log.info({ listeners: first.listeners, workers: running.workers.length }, 'sipsd started');
+  return untilSignal(log, io, () => running.stop());
+}
+
 const LISTED_DOMAINS = 8;
 
 /** Domain names for one line: a host with thousands of them gets the first few and a count. */
@@ -97,15 +148,27 @@ function domainList(names: string[]): string {
   return `${names.slice(0, LISTED_DOMAINS).join(', ')} and ${names.length - LISTED_DOMAINS} more (sipsd mi tls_list)`;
 }
 
-function banner(server: RunningServer, file: string): string {
+interface BannerFacts {
+  file: string;
+  script: string;
+  listeners: readonly string[];
+  domains: string[];
+  mgmtUrl: string | undefined;
+  workers: number;
+}
+
+function bannerLines(f: BannerFacts): string {
   const lines = [
     `sipsd ${VERSION} (Node ${process.version}) is running`,
-    `  config:     ${file}`,
-    `  script:     ${server.scriptName}`,
-    ...server.listeners.map((l, i) => `  ${i === 0 ? 'listening:' : '          '}  ${l.name}`),
-    `  TLS:        ${domainList(server.tls.snapshot.domainNames()) || 'no domains'}`,
-    server.mgmt
-      ? `  management: ${server.mgmt.url}  (try: sipsd mi which)`
+    `  config:     ${f.file}`,
+    `  script:     ${f.script}`,
+    ...f.listeners.map((l, i) => `  ${i === 0 ? 'listening:' : '          '}  ${l}`),
+    `  TLS:        ${domainList(f.domains) || 'no domains'}`,
+    ...(f.workers > 1
+      ? [`  workers:    ${f.workers} (connections handed out at accept; sipsd mi ps lists them)`]
+      : []),
+    f.mgmtUrl
+      ? `  management: ${f.mgmtUrl}  (try: sipsd mi which)`
       : '  management: disabled (mi.enabled: false)',
     '  stop with Ctrl-C or SIGTERM',
     '',

@@ -5,6 +5,7 @@ import { PROTOS, parseListen } from '../transport/listen-spec.js';
 import { DEFAULT_SIP_LIMITS } from '../sip/limits.js';
 import { tlsDomainInputSchema } from '../tls/domain.js';
 import { flag, int, path, port } from './fields.js';
+import { MAX_WORKERS } from '../cluster/identity.js';
 import { tlsTransportShape } from './tls-transport.js';
 import { parseAlias } from '../features/routing/myself.js';
 
@@ -59,6 +60,12 @@ export const configSchema = z.strictObject({
   /** Path of the routing script (a TypeScript or JavaScript module); the built-in one if absent. */
   script: path.optional(),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /**
+   * SIP worker processes (OpenSIPS tcp_workers/udp_workers, Kamailio children/tcp_children): with
+   * more than one, a primary process hands each accepted connection to a worker before its TLS
+   * handshake and serves the management interface; 1 runs everything in one process.
+   */
+  workers: int(1, MAX_WORKERS).default(1),
 
   /** Seconds a TCP/TLS connection may stay idle before it is closed; -1 keeps it forever. */
   connection_timeout: int(-1).default(600),

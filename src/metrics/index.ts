@@ -5,7 +5,8 @@
 //
 // prom-client is the maintained Prometheus client for Node: it writes the text exposition format
 // and escapes label values, which here include operator-chosen domain names.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { clustered } from '../cluster/identity.js';
 import type { TlsManager } from '../tls/manager.js';
 import type { StreamConnection } from '../transport/connection.js';
 import type { TransportObserver } from '../transport/events.js';
@@ -32,6 +33,13 @@ const domainOf = (c: { tls?: { domain: string } | undefined }) => c.tls?.domain 
 export function createMetrics({ transport, tls }: MetricsSources): Metrics {
   const registry = new Registry();
   const registers = [registry];
+  if (clustered()) {
+    // One worker of several: prom-client's cluster support answers the primary's scrape with this
+    // registry (its listener is installed by constructing an AggregatorRegistry); the primary adds
+    // up the workers' counts, and takes what all workers hold alike from the first ('first' below).
+    AggregatorRegistry.setRegistries([registry]);
+    new AggregatorRegistry();
+  }
 
   const handshakes = new Counter({
     name: 'sipsd_tls_handshakes_total',
@@ -95,6 +103,7 @@ export function createMetrics({ transport, tls }: MetricsSources): Metrics {
     help: 'Loads of the TLS domains (the first one at startup, then each tls_reload) by result',
     labelNames: ['result'] as const,
     registers,
+    aggregator: 'first',
     collect() {
       this.reset();
       this.inc({ result: 'success' }, tls.reloads.ok);
@@ -105,6 +114,7 @@ export function createMetrics({ transport, tls }: MetricsSources): Metrics {
     name: 'sipsd_tls_last_reload_success_timestamp_seconds',
     help: 'When the TLS domains in force were loaded (Unix time)',
     registers,
+    aggregator: 'first',
     collect() {
       this.reset();
       const snapshot = loaded();
@@ -116,6 +126,7 @@ export function createMetrics({ transport, tls }: MetricsSources): Metrics {
     help: "When each TLS domain's own certificate expires (notAfter, Unix time); domains without one are absent",
     labelNames: ['type', 'domain', 'source'] as const,
     registers,
+    aggregator: 'first',
     collect() {
       this.reset();
       // The leaf is parsed when a domain is loaded, before any context is built (database rows

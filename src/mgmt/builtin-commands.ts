@@ -9,17 +9,18 @@ export interface BuiltinInfo {
   setLogLevel(level: string): void;
 }
 
+/** One process of the server, as `ps` lists it (OpenSIPS `ps`, Kamailio `core.psx`). */
+export interface ProcessEntry {
+  id: number;
+  pid: number;
+  type: string;
+}
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function registerBuiltinCommands(registry: CommandRegistry, info: BuiltinInfo): void {
-  registry.register({
-    name: 'which',
-    aliases: ['system.listMethods'],
-    summary: 'List the available commands',
-    params: [],
-    handler: () =>
-      registry.list().map((cmd) => ({ name: cmd.name, aliases: cmd.aliases ?? [], summary: cmd.summary })),
-  });
+  registerHelpCommands(registry);
+  registerProcessList(registry, () => [{ id: 0, pid: process.pid, type: 'sipsd: SIP, TLS and management' }]);
 
   registry.register({
     name: 'version',
@@ -48,6 +49,7 @@ export function registerBuiltinCommands(registry: CommandRegistry, info: Builtin
     name: 'log_level',
     summary: 'Show the log level, or change it',
     params: [{ name: 'level', summary: `New level: ${LOG_LEVELS.join(', ')}` }],
+    cluster: { join: 'same' },
     handler: (params) => {
       const { level } = namedParams(params);
       const current = info.getLogLevel();
@@ -61,6 +63,18 @@ export function registerBuiltinCommands(registry: CommandRegistry, info: Builtin
       info.setLogLevel(level);
       return { level, previous: current };
     },
+  });
+}
+
+/** `which` and `help`: what the registry holds (the primary of several workers has its own). */
+export function registerHelpCommands(registry: CommandRegistry): void {
+  registry.register({
+    name: 'which',
+    aliases: ['system.listMethods'],
+    summary: 'List the available commands',
+    params: [],
+    handler: () =>
+      registry.list().map((cmd) => ({ name: cmd.name, aliases: cmd.aliases ?? [], summary: cmd.summary })),
   });
 
   registry.register({
@@ -79,5 +93,16 @@ export function registerBuiltinCommands(registry: CommandRegistry, info: Builtin
       // params stays absent (dropped by JSON) for commands that validate their own.
       return { name: cmd.name, aliases: cmd.aliases ?? [], summary: cmd.summary, params: cmd.params };
     },
+  });
+}
+
+/** `ps`: the server's processes. */
+export function registerProcessList(registry: CommandRegistry, list: () => ProcessEntry[]): void {
+  registry.register({
+    name: 'ps',
+    aliases: ['core.psx'],
+    summary: 'List the processes of the server (the primary and its workers when there are several)',
+    params: [],
+    handler: list,
   });
 }

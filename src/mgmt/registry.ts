@@ -21,7 +21,16 @@ export interface MgmtCommand {
    */
   params?: MgmtParamSpec[];
   handler: (params: MgmtParams) => unknown | Promise<unknown>;
+  /**
+   * With several workers, how the primary answers (cluster/primary.ts). Absent: one worker answers,
+   * for what every worker holds alike (domains, settings). Otherwise every worker answers and the
+   * answers are joined: `concat` (lists: each entry gains its `worker`), `sum` (these numeric
+   * fields added up, the rest from the first) or `same` (a change applied everywhere: the first answer).
+   */
+  cluster?: ClusterJoin;
 }
+
+export type ClusterJoin = { join: 'concat' } | { join: 'sum'; fields: string[] } | { join: 'same' };
 
 export class CommandRegistry {
   /** Primary names and aliases alike, all pointing at their command. */

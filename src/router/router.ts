@@ -47,6 +47,8 @@ export class Router {
   readonly tm: TransactionLayer;
   private readonly services: ContextServices;
   private myself: Myself | undefined;
+  /** Decides, with several workers, whether a message belongs to another one (which takes it). */
+  private divert: ((msg: SipRequest | SipResponse, inbound: Inbound) => boolean) | undefined;
 
   constructor(
     private readonly transport: TransportLayer,
@@ -84,6 +86,14 @@ export class Router {
 
   setScript(script: Script): void {
     this.script = script;
+  }
+
+  /**
+   * With several workers: `divert` sees each parsed message first and returns true when it has
+   * passed it to the worker that owns its transaction (a message passed on is not asked again).
+   */
+  setDivert(divert: (msg: SipRequest | SipResponse, inbound: Inbound) => boolean): void {
+    this.divert = divert;
   }
 
   /** Ends the transactions' timers (the server is stopping). */
@@ -142,6 +152,7 @@ export class Router {
       return undefined;
     }
     const msg = parsed.message;
+    if (this.divert && inbound.forwardedBy === undefined && this.divert(msg, inbound)) return undefined;
     return msg.isRequest ? this.onRequest(msg, inbound) : this.onReply(msg, inbound);
   }
 

@@ -108,6 +108,7 @@ export function registerTlsCommands(
     name: 'tls.list',
     summary: 'List active TLS connections: id, domain, SNI, addresses, protocol, cipher, age, state',
     params: [],
+    cluster: { join: 'concat' },
     handler: () =>
       tlsConnections().map((c) => ({
         id: c.id,
@@ -128,6 +129,7 @@ export function registerTlsCommands(
     name: 'tls.info',
     summary: 'TLS connection counts',
     params: [],
+    cluster: { join: 'sum', fields: ['opened_connections', 'inbound', 'outbound'] },
     handler: () => {
       const conns = tlsConnections();
       return {
@@ -144,6 +146,7 @@ export function registerTlsCommands(
     name: 'tls.options',
     summary: 'Global TLS settings in force',
     params: [],
+    cluster: { join: 'sum', fields: ['queued_bytes'] },
     handler: () => ({
       tls_port: config.tls_port,
       tls_handshake_timeout: config.tls_handshake_timeout,

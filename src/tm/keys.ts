@@ -2,6 +2,7 @@
 // sent-by plus the method, ACK counting as INVITE; for RFC 2543 peers (no magic cookie) the
 // Request-URI, From tag, Call-ID, CSeq number and top Via instead, the To tag checked apart.
 // Client side (§17.1.3): our branch plus the CSeq method, as CANCEL shares its INVITE's branch.
+import { branchMark, ownerOfBranchToken } from '../cluster/identity.js';
 import { BRANCH_MAGIC_COOKIE, randomToken, type SipRequest, type SipResponse } from '../sip/index.js';
 
 /** Prefix of every branch sipsd creates; the stateless core recognises its Vias by it. */
@@ -43,7 +44,19 @@ export function clientKey(branch: string, method: string): string {
   return `${method} ${branch}`;
 }
 
-/** A new branch, unique per client transaction (RFC 3261 §8.1.1.7, §16.6 step 8). */
+/** This worker's mark, made once (empty for a single process). */
+const mark = branchMark();
+
+/**
+ * A new branch, unique per client transaction (RFC 3261 §8.1.1.7, §16.6 step 8); with several
+ * workers it names this one, so a response any worker reads reaches the transaction.
+ */
 export function newBranch(): string {
-  return SIPSD_BRANCH_PREFIX + randomToken(12, 'base64url');
+  return SIPSD_BRANCH_PREFIX + mark + randomToken(12, 'base64url');
+}
+
+/** The worker whose transaction a branch belongs to, when sipsd made it with a worker mark. */
+export function branchOwner(branch: string): number | undefined {
+  if (!branch.startsWith(SIPSD_BRANCH_PREFIX)) return undefined;
+  return ownerOfBranchToken(branch.slice(SIPSD_BRANCH_PREFIX.length));
 }

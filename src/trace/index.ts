@@ -94,6 +94,7 @@ export function registerTraceCommands(registry: CommandRegistry, tracing: Tracin
     name: 'tls_trace',
     summary: 'Show TLS HEP tracing (on/off and the collector), or turn it on or off',
     params: [{ name: 'trace_mode', summary: "'on' or 'off'; absent: show the state" }],
+    cluster: { join: 'same' },
     handler: (params) => {
       const { trace_mode: mode } = namedParams(params);
       if (mode === undefined) return state();

@@ -1,6 +1,7 @@
 // One TCP or TLS connection: framing of the byte stream into SIP messages, keepalive answers, the
 // idle/message/send timers, and ordered writes with bounded queues for peers that read slowly.
 import type { Socket } from 'node:net';
+import { connectionIds } from '../cluster/identity.js';
 import { StreamFramer, type SipLimits, type StreamFramerOptions } from '../sip/index.js';
 import type { ConnectionView } from './events.js';
 import type { Endpoint, TlsSessionInfo } from './types.js';
@@ -58,10 +59,11 @@ interface PendingWrite {
   done: WriteCallback;
 }
 
-let nextId = 1;
+/** Ids unique over every worker of the server (see cluster/identity). */
+const nextId = connectionIds();
 
 export class StreamConnection implements ConnectionView {
-  readonly id = nextId++;
+  readonly id = nextId();
   readonly createdAt = Date.now();
   state: ConnectionState;
   tls: TlsSessionInfo | undefined;

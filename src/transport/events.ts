@@ -48,6 +48,8 @@ export interface TransportObserver {
   connectionOpened?(conn: ConnectionView): void;
   connectionFailed?(failure: ConnectionFailure): void;
   connectionClosed?(conn: ConnectionView, reason: string): void;
+  /** RFC 5923: the connection may now also be used to reach `alias`. */
+  aliasAdded?(conn: ConnectionView, alias: Endpoint): void;
   messageReceived?(msg: MessageEvent): void;
   messageSent?(msg: MessageEvent): void;
 }

@@ -8,6 +8,7 @@ export function registerTransportCommands(registry: CommandRegistry, transport: 
     aliases: ['core.tcp_list'],
     summary: 'List open TCP and TLS connections',
     params: [],
+    cluster: { join: 'concat' },
     handler: () =>
       [...transport.connections.all()].map((c) => ({
         id: c.id,

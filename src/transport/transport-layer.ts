@@ -20,7 +20,15 @@ import { acceptTls } from './tls-accept.js';
 import { HandshakeDeadline } from './handshake-deadline.js';
 import type { TransportObserver } from './events.js';
 import { ConnectionError, stageOf } from './connection-error.js';
-import type { Endpoint, Inbound, SendCallback, SendTarget, SentFrom, TlsSessionInfo } from './types.js';
+import type {
+  Endpoint,
+  Inbound,
+  PeerConnections,
+  SendCallback,
+  SendTarget,
+  SentFrom,
+  TlsSessionInfo,
+} from './types.js';
 import { UdpListener } from './udp-listener.js';
 
 export interface TransportSettings extends StreamSettings {
@@ -100,6 +108,8 @@ export class TransportLayer {
   private readonly budget: WriteQueueBudget;
   private readonly memory: MemoryGuard;
   private hooks: ConnectionHooks = {};
+  /** The other workers' connections, when this is one worker of several. */
+  private peers: PeerConnections | undefined;
   /** A handshaking socket's 'close' listener: it is no longer handshaking. */
   private readonly forgetHandshaking: (this: Socket) => void;
   /** What every connection reports to, one object for all of them. */
@@ -149,6 +159,10 @@ export class TransportLayer {
 
   setConnectionHooks(hooks: ConnectionHooks): void {
     this.hooks = hooks;
+  }
+
+  setPeerConnections(peers: PeerConnections): void {
+    this.peers = peers;
   }
 
   /** Logs a TLS connection event at the tls_log level. */
@@ -243,6 +257,9 @@ export class TransportLayer {
     if (target.proto === 'udp') return this.sendUdp(target, data, done);
     const conn = this.usableConnection(target);
     if (conn) return this.sendOn(conn, data, done);
+    // A peer connected to another worker is reached over that connection, by its owner.
+    const peer = this.peers?.connectionFor(target);
+    if (peer) return this.peers!.send(peer.worker, peer.id, data, done);
     this.connectionFor(target).then(
       (opened) => this.sendOn(opened, data, done),
       (err: unknown) => done(err as Error),
@@ -291,9 +308,21 @@ export class TransportLayer {
     });
   }
 
+  /** Sends on this process's connection `id` only (another worker asked); fails once it is gone. */
+  sendOnConnection(id: number, data: Buffer, done: SendCallback): void {
+    const conn = this.connections.get(id);
+    if (!conn || conn.state === 'closed') {
+      return process.nextTick(done, new Error(`connection ${id} is closed`));
+    }
+    this.sendOn(conn, data, done);
+  }
+
   addAlias(connectionId: number, alias: Endpoint): void {
     const conn = this.connections.get(connectionId);
-    if (conn) this.connections.addAlias(conn, alias);
+    if (!conn) return;
+    const before = conn.aliases.size;
+    this.connections.addAlias(conn, alias);
+    if (conn.aliases.size !== before) this.notify('aliasAdded', conn, alias);
   }
 
   async stop(): Promise<void> {

@@ -47,6 +47,8 @@ export interface Inbound {
   /** Set for TCP/TLS: the connection the message arrived on. */
   connectionId?: number;
   tls?: TlsSessionInfo;
+  /** Read by another worker, which passed it here (it is never passed on again). */
+  forwardedBy?: number;
 }
 
 export interface SendTarget {
@@ -71,3 +73,14 @@ export interface SentFrom {
 
 /** How a send ends: with the socket the message left from, or with the reason it was not sent. */
 export type SendCallback = (err: Error | null | undefined, from?: SentFrom) => void;
+
+/**
+ * The connections of the other workers of a multi-process server (cluster/worker.ts): a message
+ * for a peer that is connected to another worker is written by that worker, the connection's owner.
+ */
+export interface PeerConnections {
+  /** Another worker's connection that `target` names, or its inbound connection to the target. */
+  connectionFor(target: SendTarget): { worker: number; id: number } | undefined;
+  /** Has `worker` write `data` on its connection `id`; `done` as for any send. */
+  send(worker: number, id: number, data: Buffer, done: SendCallback): void;
+}

@@ -34,11 +34,18 @@ test('which lists every command with aliases and summaries, also as system.listM
   const list = (await call('which')) as Array<{ name: string; aliases: string[]; summary: string }>;
   assert.deepEqual(
     list.map((c) => c.name),
-    ['help', 'log_level', 'uptime', 'version', 'which'],
+    ['help', 'log_level', 'ps', 'uptime', 'version', 'which'],
   );
   assert.deepEqual(list.find((c) => c.name === 'version')?.aliases, ['core.version']);
   assert.ok(list.every((c) => c.summary.length > 0));
   assert.deepEqual(await call('system.listMethods'), list);
+});
+
+test('ps lists this one process', async () => {
+  const { call } = setup();
+  assert.deepEqual(await call('core.psx'), [
+    { id: 0, pid: process.pid, type: 'sipsd: SIP, TLS and management' },
+  ]);
 });
 
 test('version reports sipsd and Node versions', async () => {

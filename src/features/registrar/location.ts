@@ -18,6 +18,15 @@ export interface LocationOptions {
   log?: Pick<Logger, 'info' | 'warn'>;
 }
 
+/** A change to one address-of-record's bindings, as other workers apply it (cluster/worker.ts). */
+export interface LocationChange {
+  key: string;
+  /** New or refreshed bindings (matched by id). */
+  written: Binding[];
+  /** Ids of bindings that went. */
+  removed: string[];
+}
+
 export interface LoadResult {
   loaded: number;
   /** Rows that could not be used, each with why. */
@@ -34,6 +43,12 @@ export class Location {
   #writes: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   readonly #now: () => number;
+  /**
+   * Told of every change a REGISTER (or unregister) makes here, so other workers can apply it.
+   * Changes travel as differences: two workers changing different bindings of one AoR at once
+   * both keep their change.
+   */
+  onChange: ((change: LocationChange) => void) | undefined;
 
   constructor(private readonly options: LocationOptions) {
     this.#now = options.now ?? Date.now;
@@ -111,12 +126,13 @@ export class Location {
     const before = this.#aors.get(aor.key) ?? [];
     if (next.length > 0) this.#aors.set(aor.key, next);
     else this.#aors.delete(aor.key);
-    if (!this.options.table) return true;
     const kept = new Set(next.map((b) => b.id));
     const unchanged = new Set(before);
     const removed = before.filter((b) => !kept.has(b.id));
     const written = next.filter((b) => !unchanged.has(b));
     if (removed.length === 0 && written.length === 0) return true;
+    this.onChange?.({ key: aor.key, written, removed: removed.map((b) => b.id) });
+    if (!this.options.table) return true;
     try {
       await this.#serialize(async (table) => {
         for (const b of written) await table.upsert(b);
@@ -134,6 +150,16 @@ export class Location {
       );
       return false;
     }
+  }
+
+  /** Applies another worker's change (its database write is that worker's). */
+  apply(change: LocationChange): void {
+    const gone = new Set(change.removed);
+    const replaced = new Set(change.written.map((b) => b.id));
+    const list = (this.#aors.get(change.key) ?? []).filter((b) => !gone.has(b.id) && !replaced.has(b.id));
+    list.push(...change.written);
+    if (list.length > 0) this.#aors.set(change.key, list);
+    else this.#aors.delete(change.key);
   }
 
   /**
