@@ -34,7 +34,7 @@ test(
       cfg,
       [
         'listen = tls:10.0.0.1:5061',
-        'children = 8',
+        'mhomed = 1',
         'modparam("tls_mgm", "server_domain", "dom1")',
         'modparam("tls_mgm", "certificate", "[dom1]/etc/tls/dom1.pem")',
         'modparam("tls_mgm", "private_key", "[dom1]/etc/tls/dom1.key")',
@@ -49,10 +49,7 @@ test(
     assert.equal(loaded.config.tls_domains[0]?.name, 'dom1');
     assert.match(
       r.err,
-      new RegExp(
-        `^${cfg}:2: children = 8: not mapped: core parameter "children" has no sipsd equivalent$`,
-        'm',
-      ),
+      new RegExp(`^${cfg}:2: mhomed = 1: not mapped: core parameter "mhomed" has no sipsd equivalent$`, 'm'),
     );
     assert.match(r.err, /imported 1 TLS domain\(s\); 1 line\(s\) not mapped\n$/);
   }),

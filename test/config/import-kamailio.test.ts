@@ -9,6 +9,7 @@ import {
   fixture,
   linesMatching,
   notes,
+  unmapped,
 } from './import-helpers.js';
 
 const FILE = '/etc/kamailio/kamailio.cfg';
@@ -201,4 +202,12 @@ test('enable_tls=no leaves TLS out; debug levels on the Kamailio scale', () => {
   const r = run('enable_tls=no\nlisten=10.0.0.1\nlisten=tls:10.0.0.1:5061\nport=5070\n');
   assert.deepEqual(r.config['listen'], ['udp:10.0.0.1:5070', 'tcp:10.0.0.1:5070']);
   assert.ok(notes(r).some((n) => n.line === 1 && /TLS is disabled/.test(n.reason)));
+});
+
+test('children and tcp_children become workers: the larger, with a note', () => {
+  const r = run('children=2\ntcp_children=6\nlisten=udp:10.0.0.1:5060\n');
+  assert.equal(r.config['workers'], 6);
+  assert.ok(notes(r).some((n) => n.line === 2 && /workers is the largest process count/.test(n.reason)));
+  assert.equal(run('children=500\n').config['workers'], 63);
+  assert.ok(unmapped(run('children=none\n')).some((u) => /not a number of processes/.test(u.reason)));
 });

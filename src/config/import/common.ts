@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { Document, isMap, isSeq } from 'yaml';
 import type { z } from 'zod';
+import { MAX_WORKERS } from '../../cluster/identity.js';
 import { configSchema } from '../schema.js';
 import { normalizeDomain, tlsDomainInputSchema, type TlsDomainInput } from '../../tls/domain.js';
 import type { Proto } from '../../transport/listen-spec.js';
@@ -443,6 +444,22 @@ export class ConfigDraft {
     const n = toInt(raw);
     if (n === undefined) this.unmapped(where, `"${raw}" is not a log level number`);
     else this.setTop('log_level', logLevelFrom(n, scale), where);
+  }
+
+  /**
+   * OpenSIPS tcp_workers/udp_workers/children, Kamailio children/tcp_children: sipsd's workers serve
+   * every protocol, so the largest of them (capped at the most sipsd runs).
+   */
+  setWorkers(raw: string | number, where: Where): void {
+    const n = toInt(raw);
+    if (n === undefined || n < 1) return this.unmapped(where, `"${raw}" is not a number of processes`);
+    const workers = Math.min(n, MAX_WORKERS);
+    this.note(
+      where,
+      'sipsd workers serve UDP, TCP and TLS alike: workers is the largest process count given',
+    );
+    if (workers > ((this.top.get('workers') as number | undefined) ?? 0))
+      this.setTop('workers', workers, where);
   }
 
   /** `port=`: the port of listen entries that name none (TLS ones take tls_port). */

@@ -159,6 +159,9 @@ export function importKamailio(text: string, file: string, opts: ImportOptions =
       case 'debug':
       case 'log_level':
         return draft.setLogLevel(v, 'kamailio', where);
+      case 'children':
+      case 'tcp_children':
+        return draft.setWorkers(v, where);
       case 'enable_tls':
         if (draft.setTlsEnabled(v, false, where)) draft.protosWithoutProto = ['udp', 'tcp', 'tls'];
         return;

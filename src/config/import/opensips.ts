@@ -148,6 +148,10 @@ export function importOpensips(text: string, file: string, opts: ImportOptions =
       case 'log_level':
       case 'debug':
         return draft.setLogLevel(v, 'opensips', where);
+      case 'tcp_workers':
+      case 'udp_workers':
+      case 'children':
+        return draft.setWorkers(v, where);
       case 'tcp_connection_lifetime':
         return draft.setInteger('connection_timeout', v, 1, where);
       case 'tcp_max_msg_time':
