@@ -1,4 +1,4 @@
-// `npm run bench [-- suite ...] [--rounds N] [--quick] [--profile DIR] [--no-write]`: runs the
+// `npm run bench [-- suite ...] [--rounds N] [--workers N] [--quick] [--profile DIR] [--no-write]`: runs the
 // benchmark suites one after another (never two at once: they share the CPUs they measure), prints
 // each table as it is done, and rewrites those suites' sections of bench/RESULTS.md.
 import { existsSync } from 'node:fs';
@@ -26,6 +26,7 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const { values, positionals } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '2' },
     quick: { type: 'boolean', default: false },
     profile: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
@@ -42,6 +43,11 @@ const selected = positionals.length > 0 ? SUITES.filter((s) => positionals.inclu
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) {
   console.error(`--rounds must be a positive integer, got ${values.rounds}`);
+  process.exit(2);
+}
+const workers = Number(values.workers);
+if (!Number.isInteger(workers) || workers < 1 || workers > 63) {
+  console.error(`--workers must be a whole number from 1 to 63, got ${values.workers}`);
   process.exit(2);
 }
 if (!existsSync(join(BENCH_DIR, '..', 'dist', 'cli', 'main.js'))) {
@@ -85,6 +91,7 @@ try {
     const tables = await suite.run({
       pki,
       rounds: values.quick ? 1 : rounds,
+      workers,
       quick: values.quick,
       ...(values.profile ? { cpuProfileDir: values.profile } : {}),
       progress: (message) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`),

@@ -44,8 +44,11 @@ export interface ServerSpec {
   ports: BenchPorts;
   /** Where relayed requests go (a SIPp UAS over TCP). */
   uasPort: number;
-  /** Kamailio's UDP and TCP worker processes each (sipsd is one process). */
-  kamailioWorkers: number;
+  /**
+   * Worker processes of each server: Kamailio's `children` and `tcp_children`, sipsd's `workers`
+   * (with more than one, sipsd also runs its primary, as Kamailio runs its main and helper processes).
+   */
+  workers: number;
   /** More server domains on the ECDSA listener, chosen by SNI (the domains benchmark). */
   sniDomains?: { names: string[]; cert: string; key: string };
   /**
@@ -108,6 +111,7 @@ ${TLS_VARIANTS.map((v) => `  - tls:127.0.0.1:${ports.tls[v]}`).join('\n')}
   - tcp:127.0.0.1:${ports.tcp}
   - udp:127.0.0.1:${ports.udp}
 script: ${join(BENCH_DIR, 'sipsd', 'proxy.ts')}
+workers: ${spec.workers}
 log_level: warn
 connection_timeout: 3600
 # Kamailio has no handshake deadline; the 100 ms default would cut off our own load generators'
@@ -270,7 +274,7 @@ async function startKamailio(spec: ServerSpec): Promise<BenchServer> {
     `listen=udp:127.0.0.1:${ports.udp}`,
   ].join('\n');
   const cfg = readFileSync(join(BENCH_DIR, 'kamailio', 'kamailio.cfg'), 'utf8')
-    .replaceAll('{{WORKERS}}', String(spec.kamailioWorkers))
+    .replaceAll('{{WORKERS}}', String(spec.workers))
     .replaceAll('{{LISTEN}}', listen)
     .replaceAll('{{MODULE_DIR}}', `${moduleDir}/`)
     .replaceAll('{{TLS_CFG}}', join(dir, 'tls.cfg'))

@@ -239,7 +239,7 @@ export async function withSippRig<T>(
     uas = await startUas(uasScenario, uasPort);
   };
   try {
-    return await withServers(ctx, { uasPort, kamailioWorkers: 2 }, async (pair) => {
+    return await withServers(ctx, { uasPort, workers: ctx.workers }, async (pair) => {
       const targets = {} as Record<ServerName, SippTarget>;
       try {
         for (const name of SERVER_NAMES) {

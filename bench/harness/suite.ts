@@ -22,6 +22,8 @@ export interface SuiteContext {
   quick: boolean;
   /** When set, sipsd runs with --cpu-prof and writes its profiles here. */
   cpuProfileDir?: string;
+  /** Worker processes of each server (`--workers`, default 2: one per core of the bench machine). */
+  workers: number;
   /** Progress for the operator, on stderr. */
   progress(message: string): void;
 }

@@ -215,7 +215,7 @@ async function measure(ctx: SuiteContext, v: Variant, t: Target, s: Settings): P
       pki: ctx.pki,
       ports,
       uasPort: await freePort(),
-      kamailioWorkers: 2,
+      workers: ctx.workers,
       sniDomains: { names: t.names, cert: t.cert, key: t.key },
       ...(dbUrl ? { dbUrl } : {}),
     });

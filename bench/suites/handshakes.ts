@@ -63,7 +63,7 @@ export const suite: Suite = {
   async run(ctx) {
     const seconds = ctx.quick ? 1 : 5;
     const rows: string[][] = [];
-    await withServers(ctx, { uasPort: NOTHING_RELAYED, kamailioWorkers: 2 }, async ({ server, ports }) => {
+    await withServers(ctx, { uasPort: NOTHING_RELAYED, workers: ctx.workers }, async ({ server, ports }) => {
       for (const version of VERSIONS) {
         for (const variant of TLS_VARIANTS) {
           ctx.progress(`handshakes: ${version} ${variant}`);

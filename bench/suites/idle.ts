@@ -78,7 +78,7 @@ async function measure(
     pki: ctx.pki,
     ports,
     uasPort: await freePort(),
-    kamailioWorkers: 2,
+    workers: ctx.workers,
   });
   try {
     const idleBytes = await steadyPss(() => server.pids(), settleMs);
