@@ -29,6 +29,7 @@ import {
   TLS_RELOAD_STEPS,
   isOurs,
   type CallResult,
+  type PeerMessage,
   type ReadyReport,
   type WorkerToPrimary,
 } from './protocol.js';
@@ -39,6 +40,8 @@ const START_TIMEOUT_MS = 180_000;
 const CALL_TIMEOUT_MS = 120_000;
 /** Restart delays after a worker dies: doubling from the first, up to the last. */
 const RESTART_DELAY_MS = { first: 500, max: 30_000 };
+/** Longest a sync waits for the other workers (one that hangs does not hold a REGISTER forever). */
+const SYNC_TIMEOUT_MS = 2_000;
 /** A worker that ran this long before dying counts as healthy: its next restart is quick again. */
 const HEALTHY_AFTER_MS = 60_000;
 
@@ -63,6 +66,11 @@ type CommandInfo = Pick<MgmtCommand, 'name' | 'aliases' | 'summary' | 'params' |
 export class Primary {
   private readonly slots: Slot[];
   private readonly calls = new Map<number, { resolve: (r: CallResult) => void; timer: NodeJS.Timeout }>();
+  /** Syncs under way: the workers still to handle the message, and whom to answer. */
+  private readonly syncs = new Map<
+    number,
+    { waiting: Set<number>; sender: Slot; senderRef: number; timer: NodeJS.Timeout }
+  >();
   private nextRef = 1;
   private stopping = false;
   private readonly env: Record<string, string>;
@@ -170,13 +178,44 @@ export class Primary {
       clearTimeout(call.timer);
       return call.resolve(m);
     }
+    if (m.t === 'handled') return this.handled(slot, m.ref);
     // A relay: the sender's routing layer is up (its first one is its hello).
     slot.joined = true;
+    if (m.t === 'sync') return this.sync(slot, m.ref, m.msg);
     const targets =
       m.to === 'others' ? this.slots.filter((s) => s !== slot && s.joined) : [this.slots[m.to - 1]];
     for (const target of targets) {
       if (target?.worker?.isConnected()) target.worker.send({ t: 'peer', from: slot.index, msg: m.msg });
     }
+  }
+
+  private sync(sender: Slot, senderRef: number, msg: PeerMessage): void {
+    const ref = this.nextRef++;
+    const targets = this.slots.filter((s) => s !== sender && s.joined && s.worker?.isConnected());
+    const entry = {
+      waiting: new Set(targets.map((s) => s.index)),
+      sender,
+      senderRef,
+      timer: setTimeout(() => this.synced(ref), SYNC_TIMEOUT_MS),
+    };
+    this.syncs.set(ref, entry);
+    for (const target of targets) target.worker!.send({ t: 'peer', from: sender.index, msg, ref });
+    if (entry.waiting.size === 0) this.synced(ref);
+  }
+
+  private handled(slot: Slot, ref: number): void {
+    const entry = this.syncs.get(ref);
+    if (!entry) return;
+    entry.waiting.delete(slot.index);
+    if (entry.waiting.size === 0) this.synced(ref);
+  }
+
+  private synced(ref: number): void {
+    const entry = this.syncs.get(ref);
+    if (!entry) return;
+    this.syncs.delete(ref);
+    clearTimeout(entry.timer);
+    if (entry.sender.worker?.isConnected()) entry.sender.worker.send({ t: 'synced', ref: entry.senderRef });
   }
 
   private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {

@@ -72,6 +72,10 @@ export type WorkerToPrimary =
   | { t: 'failed'; error: string }
   /** Relay `msg` to worker `to`, or to every other worker with 'others'. */
   | { t: 'relay'; to: number | 'others'; msg: PeerMessage }
+  /** Relay `msg` to every other worker and answer `synced` once all have handled it. */
+  | { t: 'sync'; ref: number; msg: PeerMessage }
+  /** This worker has handled the relayed message `ref` of a `sync`. */
+  | { t: 'handled'; ref: number }
   | CallResult;
 
 export type PrimaryToWorker =
@@ -80,7 +84,9 @@ export type PrimaryToWorker =
    * a large file (100,000 TLS domains) is parsed once instead of once per process.
    */
   | { t: 'start'; config: SipsdConfig; file: string }
-  | { t: 'peer'; from: number; msg: PeerMessage }
+  /** A message from another worker; with `ref`, answer `handled` once it is applied. */
+  | { t: 'peer'; from: number; msg: PeerMessage; ref?: number }
+  | { t: 'synced'; ref: number }
   | CallRequest
   /** Worker `worker` is gone: forget its connections. */
   | { t: 'worker-exit'; worker: number }

@@ -12,7 +12,6 @@ import type { SipRequest, SipResponse } from '../sip/index.js';
 import type { PreparedReload, TlsManager } from '../tls/manager.js';
 import { branchOwner } from '../tm/keys.js';
 import { connectionKey, normalizeAddress } from '../transport/connection.js';
-import type { ConnectionView } from '../transport/events.js';
 import type { TransportLayer } from '../transport/transport-layer.js';
 import type { Inbound, PeerConnections, SendCallback, SendTarget } from '../transport/types.js';
 import type { SipsdConfig } from '../config/schema.js';
@@ -56,8 +55,14 @@ export class ClusterWorker implements PeerConnections {
   /** The other workers' inbound connections by id, and by key (the newest per key). */
   private readonly remoteById = new Map<number, RemoteConnection>();
   private readonly remoteByKey = new Map<string, RemoteConnection>();
+  /**
+   * Our inbound connections the others know of: told with their first SIP message (a connection
+   * that never carries one, a probe or a load balancer's check, costs the others nothing).
+   */
+  private readonly announced = new Set<number>();
   /** Changes to our inbound connections not yet told (sent before any other message, in order). */
   private report: { opened: PeerConnection[]; aliased: PeerConnection[]; closed: number[] } | undefined;
+  private readonly pendingSyncs = new Map<number, () => void>();
   private readonly pendingSends = new Map<
     number,
     { worker: number; done: SendCallback; timer: NodeJS.Timeout }
@@ -78,19 +83,16 @@ export class ClusterWorker implements PeerConnections {
     const { transport, router, location } = this.parts;
     transport.setPeerConnections(this);
     transport.observe({
-      connectionOpened: (c) => {
-        if (c.direction === 'in') this.queue().opened.push({ id: c.id, keys: [keyOf(c)] });
-      },
       aliasAdded: (c, alias) => {
-        if (c.direction === 'in')
+        if (this.announced.has(c.id))
           this.queue().aliased.push({ id: c.id, keys: [connectionKey(c.proto, alias)] });
       },
       connectionClosed: (c) => {
-        if (c.direction === 'in') this.queue().closed.push(c.id);
+        if (this.announced.delete(c.id)) this.queue().closed.push(c.id);
       },
     });
     router.setDivert((msg, inbound) => this.divert(msg, inbound));
-    if (location) location.onChange = (change) => this.relay('others', { t: 'location', ...change });
+    if (location) location.onChange = (change) => this.sync({ t: 'location', ...change });
     process.on('message', this.onMessage);
     this.relay('others', { t: 'hello', wantLocation: location !== undefined });
   }
@@ -132,6 +134,8 @@ export class ClusterWorker implements PeerConnections {
 
   /** True when `msg` belongs to another worker, which now has it. */
   private divert(msg: SipRequest | SipResponse, inbound: Inbound): boolean {
+    const id = inbound.connectionId;
+    if (id !== undefined && !this.announced.has(id)) this.announce(id);
     let owner: number | undefined;
     if (!msg.isRequest) {
       const branch = msg.topVia().branch;
@@ -144,10 +148,24 @@ export class ClusterWorker implements PeerConnections {
     return true;
   }
 
+  /** Tells the others of an inbound connection (with the aliases it has so far). */
+  private announce(id: number): void {
+    const c = this.parts.transport.connections.get(id);
+    if (!c || c.direction !== 'in' || c.state !== 'open') return;
+    this.announced.add(id);
+    this.queue().opened.push({ id, keys: [c.key, ...c.aliases] });
+  }
+
   private receive(message: PrimaryToWorker): void {
     switch (message.t) {
       case 'peer':
-        return this.fromPeer(message.from, message.msg);
+        this.fromPeer(message.from, message.msg);
+        if (message.ref !== undefined) this.toPrimary({ t: 'handled', ref: message.ref });
+        return;
+      case 'synced':
+        this.pendingSyncs.get(message.ref)?.();
+        this.pendingSyncs.delete(message.ref);
+        return;
       case 'call':
         return void this.call(message).then((result) => this.toPrimary(result));
       case 'worker-exit':
@@ -190,9 +208,10 @@ export class ClusterWorker implements PeerConnections {
 
   /** A worker (re)started: it gets our inbound connections, and from the lowest other worker the bindings. */
   private greet(worker: number, wantLocation: boolean): void {
-    const opened = [...this.parts.transport.connections.all()]
-      .filter((c) => c.direction === 'in' && c.state === 'open')
-      .map((c) => ({ id: c.id, keys: [c.key, ...c.aliases] }));
+    const opened = [...this.announced].flatMap((id) => {
+      const c = this.parts.transport.connections.get(id);
+      return c ? [{ id, keys: [c.key, ...c.aliases] }] : [];
+    });
     if (opened.length > 0) this.relay(worker, { t: 'conns', opened, aliased: [], closed: [] });
     const location = this.parts.location;
     const dumper = worker === 1 ? 2 : 1;
@@ -288,6 +307,17 @@ export class ClusterWorker implements PeerConnections {
     this.toPrimary({ t: 'relay', to: 'others', msg: { t: 'conns', ...report } });
   }
 
+  /** Tells every other worker, resolving once all have handled it (the primary bounds the wait). */
+  private sync(msg: PeerMessage): Promise<void> {
+    if (!process.connected) return Promise.resolve(); // stopping: nobody to tell
+    const ref = this.nextRef++;
+    this.flushReport();
+    return new Promise((resolve) => {
+      this.pendingSyncs.set(ref, resolve);
+      this.toPrimary({ t: 'sync', ref, msg });
+    });
+  }
+
   private relay(to: number | 'others', msg: PeerMessage): void {
     // Connections are told first, so a message that names one never overtakes its report.
     this.flushReport();
@@ -301,8 +331,6 @@ export class ClusterWorker implements PeerConnections {
     });
   }
 }
-
-const keyOf = (c: ConnectionView): string => connectionKey(c.proto, c.remote);
 
 /** The configuration the primary sends a worker it forked (see the 'start' message). */
 export function configFromPrimary(): Promise<{ config: SipsdConfig; file: string }> {

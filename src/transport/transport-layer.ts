@@ -105,6 +105,8 @@ export class TransportLayer {
   private readonly observers = new Set<TransportObserver>();
   /** Observers that want each TLS session's key log (collecting it costs a little per handshake). */
   private keyLogConsumers = 0;
+  /** Observers of messages: without one, no message event is made (metrics only count connections). */
+  private messageObservers = 0;
   private readonly budget: WriteQueueBudget;
   private readonly memory: MemoryGuard;
   private hooks: ConnectionHooks = {};
@@ -179,9 +181,13 @@ export class TransportLayer {
    */
   observe(observer: TransportObserver, options: { keyLog?: boolean } = {}): () => void {
     this.observers.add(observer);
+    const messages = observer.messageReceived !== undefined || observer.messageSent !== undefined;
     if (options.keyLog) this.keyLogConsumers++;
+    if (messages) this.messageObservers++;
     return () => {
-      if (this.observers.delete(observer) && options.keyLog) this.keyLogConsumers--;
+      if (!this.observers.delete(observer)) return;
+      if (options.keyLog) this.keyLogConsumers--;
+      if (messages) this.messageObservers--;
     };
   }
 
@@ -200,7 +206,7 @@ export class TransportLayer {
 
   async start(onInbound: (m: Inbound) => void): Promise<void> {
     this.onInbound = (m) => {
-      if (this.observers.size > 0) {
+      if (this.messageObservers > 0) {
         const connection = m.connectionId === undefined ? undefined : this.connections.get(m.connectionId);
         this.notify('messageReceived', {
           proto: m.proto,
@@ -284,7 +290,7 @@ export class TransportLayer {
     listener.send(data, target, (err) => {
       if (err) return done(err);
       const local = listener.local;
-      if (this.observers.size > 0) {
+      if (this.messageObservers > 0) {
         const remote = { address: target.address, port: target.port };
         this.notify('messageSent', { proto: 'udp', local, remote, data, connection: undefined });
       }
@@ -302,7 +308,7 @@ export class TransportLayer {
     conn.send(data, (err) => {
       if (err) return done(err);
       const { proto, local, remote } = conn;
-      if (this.observers.size > 0)
+      if (this.messageObservers > 0)
         this.notify('messageSent', { proto, local, remote, data, connection: conn });
       done(undefined, { proto, local, connectionId: conn.id });
     });

@@ -94,8 +94,8 @@ test('registrar changes replicate as differences: two workers changing one AoR b
   const two = new Location({ useDomain: false });
   const fromOne: LocationChange[] = [];
   const fromTwo: LocationChange[] = [];
-  one.onChange = (c) => fromOne.push(c);
-  two.onChange = (c) => fromTwo.push(c);
+  one.onChange = (c) => void fromOne.push(c);
+  two.onChange = (c) => void fromTwo.push(c);
   const aor = { key: 'alice', username: 'alice', domain: 'example.com' };
   // Both phones register at once, each on its own worker, neither seeing the other's yet.
   await one.replace(aor, [binding('desk', 'sip:alice@10.0.0.1')]);

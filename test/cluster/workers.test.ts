@@ -281,3 +281,27 @@ tls_domains:
     assert.deepEqual(alive, []);
   });
 });
+
+test('a worker that cannot start stops the others; the error names the worker and the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipsd-workers-bad-'));
+  try {
+    const file = join(dir, 'sipsd.yaml');
+    writeFileSync(
+      file,
+      `workers: 2
+listen: [tls:127.0.0.1:${await freePort()}]
+mi: { enabled: false }
+tls_domains:
+  - { name: default, type: server, certificate: ${join(dir, 'missing.pem')}, private_key: ${join(dir, 'missing.key')} }
+`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '-c', file]);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((r) => child.once('exit', (c) => r(c)));
+    assert.equal(code, 1);
+    assert.match(err, /sipsd\.yaml: cannot start: worker \d: .*missing\.pem.*file not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -44,11 +44,12 @@ export class Location {
   #timer: NodeJS.Timeout | undefined;
   readonly #now: () => number;
   /**
-   * Told of every change a REGISTER (or unregister) makes here, so other workers can apply it.
+   * Told of every change a REGISTER (or unregister) makes here, so other workers can apply it;
+   * `replace` resolves once the returned promise has (the others have applied it).
    * Changes travel as differences: two workers changing different bindings of one AoR at once
    * both keep their change.
    */
-  onChange: ((change: LocationChange) => void) | undefined;
+  onChange: ((change: LocationChange) => void | Promise<void>) | undefined;
 
   constructor(private readonly options: LocationOptions) {
     this.#now = options.now ?? Date.now;
@@ -131,7 +132,8 @@ export class Location {
     const removed = before.filter((b) => !kept.has(b.id));
     const written = next.filter((b) => !unchanged.has(b));
     if (removed.length === 0 && written.length === 0) return true;
-    this.onChange?.({ key: aor.key, written, removed: removed.map((b) => b.id) });
+    // Other workers apply it before the REGISTER is answered: a call right after finds the binding.
+    await this.onChange?.({ key: aor.key, written, removed: removed.map((b) => b.id) });
     if (!this.options.table) return true;
     try {
       await this.#serialize(async (table) => {
