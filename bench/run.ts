@@ -1,4 +1,4 @@
-// `npm run bench [-- suite ...] [--rounds N] [--workers N] [--quick] [--profile DIR] [--no-write]`: runs the
+// `npm run bench [-- suite ...] [--rounds N] [--workers N,M] [--quick] [--profile DIR] [--no-write]`: runs the
 // benchmark suites one after another (never two at once: they share the CPUs they measure), prints
 // each table as it is done, and rewrites those suites' sections of bench/RESULTS.md.
 import { existsSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { describeMachine } from './harness/machine.js';
 import { processTree } from './harness/proc.js';
 import { createBenchPki } from './harness/pki.js';
-import { renderTable } from './harness/report.js';
+import { renderTable, type ResultTable } from './harness/report.js';
 import { updateResults } from './harness/results-file.js';
 import type { Suite } from './harness/suite.js';
 import { ensurePrograms } from './harness/tools.js';
@@ -26,7 +26,7 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const { values, positionals } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    workers: { type: 'string', default: '2' },
+    workers: { type: 'string', default: '1,2' },
     quick: { type: 'boolean', default: false },
     profile: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
@@ -45,9 +45,10 @@ if (!Number.isInteger(rounds) || rounds < 1) {
   console.error(`--rounds must be a positive integer, got ${values.rounds}`);
   process.exit(2);
 }
-const workers = Number(values.workers);
-if (!Number.isInteger(workers) || workers < 1 || workers > 63) {
-  console.error(`--workers must be a whole number from 1 to 63, got ${values.workers}`);
+/** `--workers 1,2`: every suite with servers runs once per count, its tables named with it. */
+const workerCounts = values.workers.split(',').map(Number);
+if (workerCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 63)) {
+  console.error(`--workers must be whole numbers from 1 to 63, separated by commas; got ${values.workers}`);
   process.exit(2);
 }
 if (!existsSync(join(BENCH_DIR, '..', 'dist', 'cli', 'main.js'))) {
@@ -88,14 +89,22 @@ const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
 try {
   for (const suite of selected) {
     const started = Date.now();
-    const tables = await suite.run({
-      pki,
-      rounds: values.quick ? 1 : rounds,
-      workers,
-      quick: values.quick,
-      ...(values.profile ? { cpuProfileDir: values.profile } : {}),
-      progress: (message) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`),
-    });
+    const tables: ResultTable[] = [];
+    const counts = suite.servers === false ? workerCounts.slice(0, 1) : workerCounts;
+    for (const workers of counts) {
+      const ran = await suite.run({
+        pki,
+        rounds: values.quick ? 1 : rounds,
+        workers,
+        quick: values.quick,
+        ...(values.profile ? { cpuProfileDir: values.profile } : {}),
+        progress: (message) =>
+          console.error(`[${new Date().toISOString().slice(11, 19)}] ${message} (workers: ${workers})`),
+      });
+      const named =
+        suite.servers === false ? '' : ` — ${workers} worker${workers === 1 ? '' : 's'} per server`;
+      tables.push(...ran.map((t) => ({ ...t, title: `${t.title}${named}` })));
+    }
     const text = tables.map(renderTable).join('\n');
     console.log(`\n${text}`);
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);

@@ -1,5 +1,5 @@
-// The two servers under test, started the same way for every benchmark: sipsd (`sipsd start` in
-// its own Node process) and Kamailio 5.6 with its tls module, tuned as its packagers recommend for
+// The two servers under test, started the same way for every benchmark: sipsd (`sipsd start`, with
+// `workers` processes) and Kamailio 5.6 with its tls module, tuned as its packagers recommend for
 // speed (`-x tlsf -X tlsf`). Both listen on 127.0.0.1 with the same certificates and ports of the
 // same roles, log only warnings, and run the same routing job (bench/sipsd/proxy.ts and
 // bench/kamailio/kamailio.cfg).

@@ -306,15 +306,16 @@ export interface CpuUse {
 }
 
 /**
- * What most likely held a run back, judged from CPU use (a one-core limit for sipsd's event loop);
- * `otherwise` names the limit left when no side is CPU-bound.
+ * What most likely held a run back, judged from CPU use (a one-core limit per worker process: a
+ * Node event loop, a Kamailio worker); `otherwise` names the limit left when no side is CPU-bound.
  */
-export function bottleneck(name: ServerName, use: CpuUse, otherwise: string): string {
+export function bottleneck(use: CpuUse, workers: number, otherwise: string): string {
   const machine = cpus().length;
   if (use.perSipp >= 0.85) return 'load generator (each SIPp process near a full core)';
   if (use.server + use.client >= 0.85 * machine)
     return `the ${machine} shared cores (server and load generator)`;
-  if (name === 'sipsd' && use.server >= 0.85) return 'server (its event loop near a full core)';
+  if (use.server >= 0.85 * workers)
+    return `server (its ${workers === 1 ? 'worker' : `${workers} workers`} near a full core${workers === 1 ? '' : ' each'})`;
   return otherwise;
 }
 

@@ -22,7 +22,7 @@ export interface SuiteContext {
   quick: boolean;
   /** When set, sipsd runs with --cpu-prof and writes its profiles here. */
   cpuProfileDir?: string;
-  /** Worker processes of each server (`--workers`, default 2: one per core of the bench machine). */
+  /** Worker processes of each server in this run (`--workers`: each count given, 1 and 2 by default). */
   workers: number;
   /** Progress for the operator, on stderr. */
   progress(message: string): void;
@@ -33,6 +33,8 @@ export interface Suite {
   name: string;
   /** External programs it runs (installed when missing and root). */
   programs: string[];
+  /** False for a suite that starts no server (run once, whatever the worker counts). */
+  servers?: boolean;
   run(ctx: SuiteContext): Promise<ResultTable[]>;
 }
 

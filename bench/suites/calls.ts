@@ -146,7 +146,7 @@ export const suite: Suite = {
             ...SERVER_NAMES.map((name) => {
               const f = fastest[name];
               return f
-                ? `${name} at ${formatNumber(f.rate)} calls/s: ${formatCpuUse(f.use)}; bottleneck: ${bottleneck(name, f.use, 'no side CPU-bound (latency, or the search ran out of steps)')}.`
+                ? `${name} at ${formatNumber(f.rate)} calls/s: ${formatCpuUse(f.use)}; bottleneck: ${bottleneck(f.use, ctx.workers, 'no side CPU-bound (latency, or the search ran out of steps)')}.`
                 : `${name}: no rate passed.`;
             }),
             'SIPp and stunnel run on the same two cores as the server; their CPU counts as client, not server.',

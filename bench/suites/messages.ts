@@ -90,7 +90,7 @@ export const suite: Suite = {
         for (const name of SERVER_NAMES) {
           const use = medianUse(uses[name]);
           notes.push(
-            `${kind.label}, ${name} at its highest rate: ${formatCpuUse(use)}; bottleneck: ${bottleneck(name, use, WINDOW_LIMIT)}.`,
+            `${kind.label}, ${name} at its highest rate: ${formatCpuUse(use)}; bottleneck: ${bottleneck(use, ctx.workers, WINDOW_LIMIT)}.`,
           );
           const lost = fixedFailures[name].reduce((a, b) => a + b, 0);
           if (lost > 0)

@@ -67,6 +67,7 @@ function measure(fn: () => unknown, maxMs: number): number {
 export const suite: Suite = {
   name: 'parser',
   programs: [],
+  servers: false,
   async run(ctx) {
     const maxMs = ctx.quick ? 300 : 3_000;
     const rows: string[][] = [];
