@@ -72,6 +72,8 @@ export class Primary {
     { waiting: Set<number>; sender: Slot; senderRef: number; timer: NodeJS.Timeout }
   >();
   private nextRef = 1;
+  /** Every worker has started once: from then on, a worker that exits is started again. */
+  private started = false;
   private stopping = false;
   private readonly env: Record<string, string>;
 
@@ -106,6 +108,7 @@ export class Primary {
       await this.stopWorkers();
       throw err;
     }
+    this.started = true;
     let mgmt: MgmtServer | undefined;
     if (this.config.mi.enabled) {
       try {
@@ -226,7 +229,9 @@ export class Primary {
       if (other !== slot && other.worker?.isConnected())
         other.worker.send({ t: 'worker-exit', worker: slot.index });
     }
-    if (this.stopping || !slot.ready) return;
+    // At startup a worker that fails fails the start (see start()); later it is started again, also
+    // when a restart itself fails (a certificate broken on disk meanwhile), with a growing delay.
+    if (this.stopping || !this.started) return;
     if (Date.now() - slot.startedAt > HEALTHY_AFTER_MS) slot.restarts = 0;
     const delay = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.first * 2 ** slot.restarts);
     slot.restarts++;

@@ -103,6 +103,16 @@ tls_domains:
     assert.fail(`connection from ${remote} not listed`);
   };
 
+  /** Four new connections: both workers get some, and each connection's OPTIONS is answered. */
+  const bothWorkersAnswer = async () => {
+    const fresh = await Promise.all([1, 2, 3, 4].map(() => connect()));
+    for (const peer of fresh) {
+      peer.write(options('TLS'));
+      await peer.until((r) => statusOf(r) === 200);
+    }
+    assert.deepEqual(new Set(await Promise.all(fresh.map(workerOf))), new Set([1, 2]));
+  };
+
   test('the banner names the workers; ps lists the primary and both', async () => {
     assert.match(output, /workers: {4}2 /);
     const ps = (await mi('ps')) as Array<{ id: number; pid: number }>;
@@ -114,13 +124,7 @@ tls_domains:
   });
 
   test('connections are handed to both workers, and each answers on its own', async () => {
-    const opened = await Promise.all([1, 2, 3, 4].map(() => connect()));
-    for (const peer of opened) {
-      peer.write(options('TLS'));
-      await peer.until((r) => statusOf(r) === 200);
-    }
-    const workers = new Set(await Promise.all(opened.map(workerOf)));
-    assert.deepEqual([...workers].sort(), [1, 2]);
+    await bothWorkersAnswer();
   });
 
   test('a call between phones on different workers: INVITE written by the callee’s worker, 200 back', async () => {
@@ -237,12 +241,7 @@ tls_domains:
     } finally {
       writeFileSync(pki.serverCertFile, certText);
     }
-    const fresh = await Promise.all([1, 2, 3, 4].map(() => connect()));
-    assert.deepEqual(new Set(await Promise.all(fresh.map(workerOf))), new Set([1, 2]));
-    for (const peer of fresh) {
-      peer.write(options('TLS'));
-      await peer.until((r) => statusOf(r) === 200);
-    }
+    await bothWorkersAnswer();
   });
 
   test('a worker that dies is started again, and takes connections again', async () => {
@@ -257,12 +256,28 @@ tls_domains:
       if (entry.pid !== victim.pid && entry.pid > 0 && !/restarting/.test(JSON.stringify(entry))) break;
     }
     assert.notEqual(now.find((p) => p.id === 2)!.pid, victim.pid);
-    const fresh = await Promise.all([1, 2, 3, 4].map(() => connect()));
-    assert.deepEqual(new Set(await Promise.all(fresh.map(workerOf))), new Set([1, 2]));
-    for (const peer of fresh) {
-      peer.write(options('TLS'));
-      await peer.until((r) => statusOf(r) === 200);
+    await bothWorkersAnswer();
+  });
+
+  test('a worker whose restart fails (a broken certificate meanwhile) is tried again until it starts', async () => {
+    const ps = async () => (await mi('ps')) as Array<{ id: number; pid: number; type: string }>;
+    const victim = (await ps()).find((p) => p.id === 1)!;
+    const certText = readFileSync(pki.serverCertFile);
+    writeFileSync(pki.serverCertFile, 'not a certificate\n');
+    try {
+      process.kill(victim.pid, 'SIGKILL');
+      // The first restart (after 0.5 s) fails on the certificate: the slot stays restarting.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.match((await ps()).find((p) => p.id === 1)!.type, /restarting/);
+    } finally {
+      writeFileSync(pki.serverCertFile, certText);
     }
+    for (let i = 0; i < 100 && /restarting/.test((await ps()).find((p) => p.id === 1)!.type); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const back = (await ps()).find((p) => p.id === 1)!;
+    assert.match(back.type, /worker 1: SIP and TLS/);
+    assert.notEqual(back.pid, victim.pid);
+    await bothWorkersAnswer();
   });
 
   test('SIGTERM stops the primary and every worker', async () => {
