@@ -7,6 +7,9 @@ const HEADER = `# sipsd benchmark results
 sipsd against Kamailio 5.6 (\`tls\` module) in the same run, on the same machine, certificates and
 loopback ports. Produced by \`npm run bench\` (see bench/README.md); each section says when and with
 what it was measured. Ratios are sipsd / Kamailio: for CPU per operation and memory, lower is better.
+Each table names the worker processes each server ran (Kamailio \`children\` and \`tcp_children\`,
+sipsd \`workers\`, plus its primary from two on): one worker compares one event loop's cost per
+operation with Kamailio's, two show what each makes of both cores.
 `;
 
 const begin = (suite: string) => `<!-- suite:${suite} -->`;
