@@ -30,6 +30,7 @@ import {
   isOurs,
   type CallResult,
   type PeerMessage,
+  type PrimaryToWorker,
   type ReadyReport,
   type WorkerToPrimary,
 } from './protocol.js';
@@ -153,7 +154,7 @@ export class Primary {
         if (!isOurs(message)) return;
         const m = message as WorkerToPrimary;
         if (m.t === 'configure') {
-          worker.send({ t: 'start', config: this.config, file: this.file });
+          post(worker, { t: 'start', config: this.config, file: this.file });
         } else if (m.t === 'ready') {
           slot.ready = m;
           settle();
@@ -163,6 +164,10 @@ export class Primary {
           this.fromWorker(slot, m);
         }
       });
+      // A worker's channel can fail while it exits (EPIPE on a send): its exit is handled below.
+      worker.on('error', (err) =>
+        this.log.debug({ worker: slot.index, err: err.message }, 'worker channel error'),
+      );
       worker.on('exit', (code, signal) => {
         settle(new Error(`worker ${slot.index} exited during startup (${signal ?? `code ${code}`})`));
         this.exited(slot, worker, code, signal);
@@ -188,7 +193,7 @@ export class Primary {
     const targets =
       m.to === 'others' ? this.slots.filter((s) => s !== slot && s.joined) : [this.slots[m.to - 1]];
     for (const target of targets) {
-      if (target?.worker?.isConnected()) target.worker.send({ t: 'peer', from: slot.index, msg: m.msg });
+      if (target?.worker) post(target.worker, { t: 'peer', from: slot.index, msg: m.msg });
     }
   }
 
@@ -202,7 +207,7 @@ export class Primary {
       timer: setTimeout(() => this.synced(ref), SYNC_TIMEOUT_MS),
     };
     this.syncs.set(ref, entry);
-    for (const target of targets) target.worker!.send({ t: 'peer', from: sender.index, msg, ref });
+    for (const target of targets) post(target.worker!, { t: 'peer', from: sender.index, msg, ref });
     if (entry.waiting.size === 0) this.synced(ref);
   }
 
@@ -218,7 +223,7 @@ export class Primary {
     if (!entry) return;
     this.syncs.delete(ref);
     clearTimeout(entry.timer);
-    if (entry.sender.worker?.isConnected()) entry.sender.worker.send({ t: 'synced', ref: entry.senderRef });
+    if (entry.sender.worker) post(entry.sender.worker, { t: 'synced', ref: entry.senderRef });
   }
 
   private exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
@@ -227,7 +232,7 @@ export class Primary {
     slot.joined = false;
     for (const other of this.slots) {
       if (other !== slot && other.worker?.isConnected())
-        other.worker.send({ t: 'worker-exit', worker: slot.index });
+        post(other.worker, { t: 'worker-exit', worker: slot.index });
     }
     // At startup a worker that fails fails the start (see start()); later it is started again, also
     // when a restart itself fails (a certificate broken on disk meanwhile), with a growing delay.
@@ -262,7 +267,7 @@ export class Primary {
               clearTimeout(kill);
               resolve();
             });
-            if (w.isConnected()) w.send({ t: 'stop' });
+            if (w.isConnected()) post(w, { t: 'stop' });
             else w.process.kill('SIGTERM');
           }),
       ),
@@ -284,7 +289,7 @@ export class Primary {
         fail(`worker ${slot.index} did not answer ${method} within ${CALL_TIMEOUT_MS / 1000} s`);
       }, CALL_TIMEOUT_MS);
       this.calls.set(ref, { resolve, timer });
-      worker.send({ t: 'call', ref, method, params });
+      post(worker, { t: 'call', ref, method, params });
     });
   }
 
@@ -372,6 +377,14 @@ export class Primary {
       })),
     ];
   }
+}
+
+/**
+ * Sends to a worker unless its channel is closed; a send that fails anyway (the worker is exiting)
+ * is dropped, as a message to a worker that has just died would be.
+ */
+function post(worker: Worker, message: PrimaryToWorker): void {
+  if (worker.isConnected()) worker.send(message, undefined, undefined, () => undefined);
 }
 
 function valueOf(r: CallResult): unknown {
