@@ -217,6 +217,14 @@ class ChildServer implements BenchServer {
 
 const allPorts = (p: BenchPorts) => [...Object.values(p.tls), p.tcp];
 
+const SIPSD_MAIN = join(REPO_DIR, 'dist/cli/main.js');
+
+/** The Node flags of a script's `#!/usr/bin/env -S node ...` line: sipsd runs as its launcher starts it. */
+function launcherFlags(script: string): string[] {
+  const shebang = readFileSync(script, 'utf8').split('\n', 1)[0] ?? '';
+  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(shebang)?.[1]?.split(' ') ?? [];
+}
+
 async function startSipsd(spec: ServerSpec): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sipsd-bench-'));
   const config = join(dir, 'sipsd.yaml');
@@ -224,7 +232,7 @@ async function startSipsd(spec: ServerSpec): Promise<BenchServer> {
   const profile = spec.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${spec.cpuProfileDir}`] : [];
   const child = spawn(
     process.execPath,
-    [...profile, join(REPO_DIR, 'dist/cli/main.js'), 'start', '-c', config],
+    [...profile, ...launcherFlags(SIPSD_MAIN), SIPSD_MAIN, 'start', '-c', config],
     {
       cwd: REPO_DIR,
       env: { ...process.env, SIPSD_HOME: dir, SIPSD_BENCH_UAS_PORT: String(spec.uasPort) },
