@@ -83,3 +83,19 @@ export async function serverCpuDuring<T>(
   const wallSeconds = (performance.now() - started) / 1000;
   return { result, cpuSeconds: cpuSeconds(processTree(rootPid)) - cpuBefore, wallSeconds };
 }
+
+/**
+ * Waits until a server's processes use under `cores` of CPU over a second (at most `limitMs`): a
+ * run after an overloaded one then starts from a server that has worked off the earlier backlog.
+ * Returns the milliseconds waited.
+ */
+export async function untilQuiet(rootPid: number, cores = 0.05, limitMs = 30_000): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < limitMs) {
+    const pids = processTree(rootPid);
+    const before = cpuSeconds(pids);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if (cpuSeconds(pids) - before < cores) break;
+  }
+  return Math.round(performance.now() - started);
+}
