@@ -7,6 +7,7 @@
 // transaction.
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { serialize } from 'node:v8';
 import { AggregatorRegistry } from 'prom-client';
 import type { SipsdConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -104,10 +105,16 @@ export class Primary {
   /** Forks every worker and resolves once all listen; rejects (all stopped) if one cannot start. */
   async start(): Promise<RunningPrimary> {
     try {
-      await Promise.all(this.slots.map((slot) => this.fork(slot)));
+      const forked = this.slots.map((slot) => this.fork(slot));
+      // Serialized once, while the workers boot, instead of once per worker while they wait for it.
+      this.#configBytes = serialize(this.config);
+      await Promise.all(forked);
     } catch (err) {
       await this.stopWorkers();
       throw err;
+    } finally {
+      // Tens of MB with 100,000 domains: a worker restarted later has it serialized again.
+      this.#configBytes = undefined;
     }
     this.started = true;
     let mgmt: MgmtServer | undefined;
@@ -129,6 +136,9 @@ export class Primary {
       },
     };
   }
+
+  /** The configuration as the workers receive it, while they start together (see start). */
+  #configBytes: Uint8Array | undefined;
 
   /** Starts the worker of a slot; resolves when it listens, rejects with its startup error. */
   private fork(slot: Slot): Promise<void> {
@@ -154,7 +164,7 @@ export class Primary {
         if (!isOurs(message)) return;
         const m = message as WorkerToPrimary;
         if (m.t === 'configure') {
-          post(worker, { t: 'start', config: this.config, file: this.file });
+          post(worker, { t: 'start', config: this.#configBytes ?? serialize(this.config), file: this.file });
         } else if (m.t === 'ready') {
           slot.ready = m;
           settle();

@@ -3,7 +3,6 @@
 // the primary relays what one worker addresses to another.
 import type { Binding } from '../features/registrar/binding.js';
 import type { LocationChange } from '../features/registrar/location.js';
-import type { SipsdConfig } from '../config/schema.js';
 import type { SentFrom } from '../transport/types.js';
 import type { WireInbound } from './wire.js';
 
@@ -81,9 +80,10 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   /**
    * The configuration the primary validated, the answer to `configure`: the workers run exactly it, and
-   * a large file (100,000 TLS domains) is parsed once instead of once per process.
+   * a large file (100,000 TLS domains) is parsed once instead of once per process. `config` is its
+   * `v8.serialize` form, made once for all workers while they boot (see `Primary.configBytes`).
    */
-  | { t: 'start'; config: SipsdConfig; file: string }
+  | { t: 'start'; config: Uint8Array; file: string }
   /** A message from another worker; with `ref`, answer `handled` once it is applied. */
   | { t: 'peer'; from: number; msg: PeerMessage; ref?: number }
   | { t: 'synced'; ref: number }

@@ -4,6 +4,7 @@
 // branch its top Via carries, a UDP request to the worker its Call-ID hashes to. Sends to a peer
 // connected to another worker are written by that worker. Inbound connections and registrar
 // bindings are told to the other workers, so every worker finds them.
+import { deserialize } from 'node:v8';
 import { MgmtError, RpcCode, bindParams, type CommandRegistry } from '../mgmt/index.js';
 import type { Logger } from '../log/logger.js';
 import type { Location } from '../features/registrar/location.js';
@@ -339,7 +340,7 @@ export function configFromPrimary(): Promise<{ config: SipsdConfig; file: string
       if (!isOurs(message) || (message as PrimaryToWorker).t !== 'start') return;
       process.off('message', onMessage);
       const { config, file } = message as Extract<PrimaryToWorker, { t: 'start' }>;
-      resolve({ config, file });
+      resolve({ config: deserialize(config) as SipsdConfig, file });
     };
     process.on('message', onMessage);
     // Messages that arrive before a listener is attached are lost: ask only now.
