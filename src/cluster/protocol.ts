@@ -81,7 +81,7 @@ export type PrimaryToWorker =
   /**
    * The configuration the primary validated, the answer to `configure`: the workers run exactly it, and
    * a large file (100,000 TLS domains) is parsed once instead of once per process. `config` is its
-   * `v8.serialize` form, made once for all workers while they boot (see `Primary.configBytes`).
+   * `v8.serialize` form, made once for the workers that start together (see `Primary.start`).
    */
   | { t: 'start'; config: Uint8Array; file: string }
   /** A message from another worker; with `ref`, answer `handled` once it is applied. */
