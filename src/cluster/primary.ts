@@ -78,6 +78,8 @@ export class Primary {
   private started = false;
   private stopping = false;
   private readonly env: Record<string, string>;
+  /** The configuration as the workers receive it, while they start together (see start). */
+  #configBytes: Uint8Array | undefined;
 
   constructor(
     private readonly config: SipsdConfig,
@@ -136,9 +138,6 @@ export class Primary {
       },
     };
   }
-
-  /** The configuration as the workers receive it, while they start together (see start). */
-  #configBytes: Uint8Array | undefined;
 
   /** Starts the worker of a slot; resolves when it listens, rejects with its startup error. */
   private fork(slot: Slot): Promise<void> {
