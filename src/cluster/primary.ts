@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { serialize } from 'node:v8';
 import { AggregatorRegistry } from 'prom-client';
 import type { SipsdConfig } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
+import { silentLogger, type Logger } from '../log/logger.js';
 import {
   CommandRegistry,
   MgmtError,
@@ -55,6 +55,8 @@ interface Slot {
   /** Its routing layer is up: it takes relayed messages (it said hello). */
   joined: boolean;
   ready: ReadyReport | undefined;
+  /** Its worker asked for its configuration, which is not validated yet (see forkAhead). */
+  awaitingConfig: boolean;
 }
 
 export interface RunningPrimary {
@@ -78,38 +80,75 @@ export class Primary {
   private started = false;
   private stopping = false;
   private readonly env: Record<string, string>;
+  /** The validated configuration, its file and the primary's log: known from start() on. */
+  #settings: { config: SipsdConfig; file: string; log: Logger } | undefined;
+  /** The first start of every worker, under way (see forkAhead). */
+  #forked: Array<Promise<void>> | undefined;
   /** The configuration as the workers receive it, while they start together (see start). */
   #configBytes: Uint8Array | undefined;
 
-  constructor(
-    private readonly config: SipsdConfig,
-    /** The configuration file, for the workers' relative paths and messages. */
-    private readonly file: string,
-    private readonly log: Logger,
-  ) {
-    this.slots = Array.from({ length: config.workers }, (_, i) => ({
+  constructor(readonly workers: number) {
+    this.slots = Array.from({ length: workers }, (_, i) => ({
       index: i + 1,
       worker: undefined,
       startedAt: 0,
       restarts: 0,
       joined: false,
       ready: undefined,
+      awaitingConfig: false,
     }));
     this.env = {
-      [WORKER_ENV.count]: String(config.workers),
-      // Digest nonces one worker issues must verify on the others.
-      ...(config.auth_secret === undefined && { [WORKER_ENV.secret]: randomBytes(32).toString('hex') }),
+      [WORKER_ENV.count]: String(workers),
+      // Digest nonces one worker issues must verify on the others (used when auth_secret is unset).
+      [WORKER_ENV.secret]: randomBytes(32).toString('hex'),
     };
     // Structured clone, so the Buffers workers pass on travel as bytes, not as JSON arrays.
     cluster.setupPrimary({ serialization: 'advanced' });
   }
 
-  /** Forks every worker and resolves once all listen; rejects (all stopped) if one cannot start. */
-  async start(): Promise<RunningPrimary> {
+  private get config(): SipsdConfig {
+    if (!this.#settings) throw new Error('the primary has no configuration yet');
+    return this.#settings.config;
+  }
+
+  private get log(): Logger {
+    return this.#settings?.log ?? silentLogger;
+  }
+
+  /**
+   * Forks the workers before the configuration is validated: with 100,000 TLS domains they boot
+   * while the primary checks it. Each waits for its configuration until start(), or is stopped by
+   * abandon().
+   */
+  forkAhead(): void {
+    this.#forked ??= this.slots.map((slot) => this.fork(slot));
+    // Failures are start()'s to report; a worker stopped by abandon() is no failure.
+    for (const forked of this.#forked) forked.catch(() => undefined);
+  }
+
+  /** Stops the workers forked ahead of a configuration that did not validate. */
+  async abandon(): Promise<void> {
+    // Still booting or waiting for their configuration: a signal, not a message, ends them.
+    for (const slot of this.slots) slot.worker?.process.kill('SIGTERM');
+    await this.stopWorkers();
+  }
+
+  /**
+   * Starts the workers on `config` (forking them unless forkAhead did), and resolves once all
+   * listen; rejects (all stopped) if one cannot start.
+   */
+  async start(
+    config: SipsdConfig,
+    /** The configuration file, for the workers' relative paths and messages. */
+    file: string,
+    log: Logger,
+  ): Promise<RunningPrimary> {
+    this.#settings = { config, file, log };
     try {
-      const forked = this.slots.map((slot) => this.fork(slot));
+      const forked = (this.#forked ??= this.slots.map((slot) => this.fork(slot)));
       // Serialized once, while the workers boot, instead of once per worker while they wait for it.
-      this.#configBytes = serialize(this.config);
+      this.#configBytes = serialize(config);
+      for (const slot of this.slots) if (slot.awaitingConfig) this.configure(slot);
       await Promise.all(forked);
     } catch (err) {
       await this.stopWorkers();
@@ -139,6 +178,13 @@ export class Primary {
     };
   }
 
+  /** Sends the worker of a slot, which asked for it, its configuration. */
+  private configure(slot: Slot): void {
+    const { config, file } = this.#settings!;
+    slot.awaitingConfig = false;
+    if (slot.worker) post(slot.worker, { t: 'start', config: this.#configBytes ?? serialize(config), file });
+  }
+
   /** Starts the worker of a slot; resolves when it listens, rejects with its startup error. */
   private fork(slot: Slot): Promise<void> {
     const worker = cluster.fork({ ...this.env, [WORKER_ENV.index]: String(slot.index) });
@@ -146,6 +192,7 @@ export class Primary {
     slot.startedAt = Date.now();
     slot.joined = false;
     slot.ready = undefined;
+    slot.awaitingConfig = false;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (err?: Error) => {
@@ -163,7 +210,8 @@ export class Primary {
         if (!isOurs(message)) return;
         const m = message as WorkerToPrimary;
         if (m.t === 'configure') {
-          post(worker, { t: 'start', config: this.#configBytes ?? serialize(this.config), file: this.file });
+          slot.awaitingConfig = true;
+          if (this.#settings) this.configure(slot);
         } else if (m.t === 'ready') {
           slot.ready = m;
           settle();

@@ -104,8 +104,14 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return s as unknown as z.ZodType;
 }
 
+/**
+ * Called with the parsed YAML before it is checked: `sipsd start` reads `workers` there, to fork
+ * the workers while a large configuration is still being validated.
+ */
+export type OnParsed = (raw: unknown) => void;
+
 /** Validates a configuration's YAML text; exported for `sipsd check` and tests. */
-export function validateConfigText(text: string, file: string): ConfigLoad {
+export function validateConfigText(text: string, file: string, onParsed?: OnParsed): ConfigLoad {
   let positioned: PositionedSource | undefined;
   const lineOf: LineOf = (path) => (positioned ??= new PositionedSource(text)).lineOf(path);
   let raw: unknown;
@@ -129,6 +135,7 @@ export function validateConfigText(text: string, file: string): ConfigLoad {
     }
     raw = doc.toJS() ?? {};
   }
+  onParsed?.(raw);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const problems: ConfigProblem[] = [];
@@ -227,7 +234,7 @@ function checkSemantics(config: SipsdConfig, file: string, lineOf: LineOf): Conf
   return problems;
 }
 
-export async function loadConfigFile(file: string): Promise<ConfigLoad> {
+export async function loadConfigFile(file: string, onParsed?: OnParsed): Promise<ConfigLoad> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -239,7 +246,7 @@ export async function loadConfigFile(file: string): Promise<ConfigLoad> {
         : `cannot read the file (${code ?? String(err)})`;
     return { ok: false, problems: [{ file, key: '', message }] };
   }
-  return validateConfigText(text, file);
+  return validateConfigText(text, file, onParsed);
 }
 
 /** The configuration with every default applied, as used when no file exists yet. */

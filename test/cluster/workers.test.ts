@@ -320,3 +320,39 @@ tls_domains:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Bounded: a primary that kept its workers would never exit.
+test(
+  'workers forked ahead of a configuration that fails its checks are stopped; start exits 2',
+  { timeout: 30_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sipsd-workers-invalid-'));
+    try {
+      const file = join(dir, 'sipsd.yaml');
+      // `workers` is read from the parsed file, so the workers are forked; the second domain of the
+      // same name then fails the checks that follow.
+      writeFileSync(
+        file,
+        `workers: 2
+listen: [tls:127.0.0.1:${await freePort()}]
+mi: { enabled: false }
+tls_domains:
+  - { name: twice, type: server, certificate: ${join(dir, 'a.pem')}, private_key: ${join(dir, 'a.key')} }
+  - { name: twice, type: server, certificate: ${join(dir, 'b.pem')}, private_key: ${join(dir, 'b.key')} }
+`,
+      );
+      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '-c', file]);
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      // The workers share the primary's stdout and stderr: both close only once no worker is left.
+      const closed = new Promise((r) => child.once('close', () => r(true)));
+      const code = await new Promise((r) => child.once('exit', (c) => r(c)));
+      assert.equal(code, 2);
+      assert.match(err, /a second server domain named "twice"/);
+      const timeout = new Promise((r) => setTimeout(() => r(false), 10_000).unref());
+      assert.equal(await Promise.race([closed, timeout]), true, 'a worker forked ahead outlived the primary');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
