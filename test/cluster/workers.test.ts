@@ -297,28 +297,44 @@ tls_domains:
   });
 });
 
-test('a worker that cannot start stops the others; the error names the worker and the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sipsd-workers-bad-'));
+/**
+ * Runs `sipsd start` on a two-worker configuration whose TLS domains are `domains(dir)` (YAML list
+ * items), until the primary exits: its exit code, its stderr, and whether stdout and stderr then
+ * closed (the workers share them, so they close only once no worker is left).
+ */
+async function startFailing(domains: (dir: string) => string[]) {
+  const dir = mkdtempSync(join(tmpdir(), 'sipsd-workers-failing-'));
   try {
     const file = join(dir, 'sipsd.yaml');
     writeFileSync(
       file,
-      `workers: 2
-listen: [tls:127.0.0.1:${await freePort()}]
-mi: { enabled: false }
-tls_domains:
-  - { name: default, type: server, certificate: ${join(dir, 'missing.pem')}, private_key: ${join(dir, 'missing.key')} }
-`,
+      [
+        'workers: 2',
+        `listen: [tls:127.0.0.1:${await freePort()}]`,
+        'mi: { enabled: false }',
+        'tls_domains:',
+        ...domains(dir).map((d) => `  - ${d}`),
+        '',
+      ].join('\n'),
     );
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '-c', file]);
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const closed = new Promise<boolean>((r) => child.once('close', () => r(true)));
     const code = await new Promise((r) => child.once('exit', (c) => r(c)));
-    assert.equal(code, 1);
-    assert.match(err, /sipsd\.yaml: cannot start: worker \d: .*missing\.pem.*file not found/);
+    const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref());
+    return { code, err, closed: await Promise.race([closed, timeout]) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('a worker that cannot start stops the others; the error names the worker and the file', async () => {
+  const { code, err } = await startFailing((dir) => [
+    `{ name: default, type: server, certificate: ${join(dir, 'missing.pem')}, private_key: ${join(dir, 'missing.key')} }`,
+  ]);
+  assert.equal(code, 1);
+  assert.match(err, /sipsd\.yaml: cannot start: worker \d: .*missing\.pem.*file not found/);
 });
 
 // Bounded: a primary that kept its workers would never exit.
@@ -326,33 +342,16 @@ test(
   'workers forked ahead of a configuration that fails its checks are stopped; start exits 2',
   { timeout: 30_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sipsd-workers-invalid-'));
-    try {
-      const file = join(dir, 'sipsd.yaml');
-      // `workers` is read from the parsed file, so the workers are forked; the second domain of the
-      // same name then fails the checks that follow.
-      writeFileSync(
-        file,
-        `workers: 2
-listen: [tls:127.0.0.1:${await freePort()}]
-mi: { enabled: false }
-tls_domains:
-  - { name: twice, type: server, certificate: ${join(dir, 'a.pem')}, private_key: ${join(dir, 'a.key')} }
-  - { name: twice, type: server, certificate: ${join(dir, 'b.pem')}, private_key: ${join(dir, 'b.key')} }
-`,
-      );
-      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '-c', file]);
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      // The workers share the primary's stdout and stderr: both close only once no worker is left.
-      const closed = new Promise((r) => child.once('close', () => r(true)));
-      const code = await new Promise((r) => child.once('exit', (c) => r(c)));
-      assert.equal(code, 2);
-      assert.match(err, /a second server domain named "twice"/);
-      const timeout = new Promise((r) => setTimeout(() => r(false), 10_000).unref());
-      assert.equal(await Promise.race([closed, timeout]), true, 'a worker forked ahead outlived the primary');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // `workers` is read from the parsed file, so the workers are forked; the second domain of the
+    // same name then fails the checks that follow.
+    const { code, err, closed } = await startFailing((dir) =>
+      ['a', 'b'].map(
+        (f) =>
+          `{ name: twice, type: server, certificate: ${join(dir, `${f}.pem`)}, private_key: ${join(dir, `${f}.key`)} }`,
+      ),
+    );
+    assert.equal(code, 2);
+    assert.match(err, /a second server domain named "twice"/);
+    assert.equal(closed, true, 'a worker forked ahead outlived the primary');
   },
 );
