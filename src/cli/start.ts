@@ -79,12 +79,15 @@ export async function startCommand(argv: string[], io: CliIo): Promise<number> {
     early.primary = new Primary(workers);
     early.primary.forkAhead();
   });
-  const ahead = early.primary;
-  if (typeof resolved === 'number' || resolved.config.workers !== ahead?.workers) await ahead?.abandon();
-  if (typeof resolved === 'number') return resolved;
+  if (typeof resolved === 'number') {
+    await early.primary?.abandon();
+    return resolved;
+  }
   const { config, file } = resolved;
-  if (config.workers > 1)
-    return startPrimary(config, file, io, ahead?.workers === config.workers ? ahead : undefined);
+  // The workers forked ahead are kept when the checked count is the one read ahead.
+  const ahead = early.primary?.workers === config.workers ? early.primary : undefined;
+  if (early.primary && !ahead) await early.primary.abandon();
+  if (config.workers > 1) return startPrimary(config, file, io, ahead);
   const log = createLogger({ level: config.log_level });
   let server: RunningServer;
   try {
